@@ -1,0 +1,133 @@
+"""Exact finite-horizon tabular MDPs: enumeration of trajectories and batched sampling.
+
+A trajectory is ``(s_0, a_0, ..., s_{H-1}, a_{H-1})`` with reward ``r(s_t, a_t)`` at each
+step; the final state ``s_H`` carries no reward and sums out of every expectation, so it
+is left out. Everything is float64 and differentiable in the policy logits with autograd.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import torch
+
+from pgtheory.policies import SoftmaxPolicy
+
+
+@dataclass(frozen=True)
+class FiniteMDP:
+    """``transitions[s, a, s']``, ``rewards[s, a]``, ``initial[s]``, horizon, discount."""
+
+    transitions: torch.Tensor
+    rewards: torch.Tensor
+    initial: torch.Tensor
+    horizon: int
+    gamma: float = 1.0
+
+    @property
+    def num_states(self) -> int:
+        return self.rewards.shape[0]
+
+    @property
+    def num_actions(self) -> int:
+        return self.rewards.shape[1]
+
+
+def random_mdp(
+    num_states: int, num_actions: int, horizon: int, generator: torch.Generator, gamma: float = 1.0
+) -> FiniteMDP:
+    """A random MDP: Dirichlet(1) transitions and initial law, standard-normal rewards."""
+    def dirichlet(*shape: int) -> torch.Tensor:
+        e = -torch.rand(*shape, generator=generator, dtype=torch.float64).log()
+        return e / e.sum(-1, keepdim=True)
+
+    return FiniteMDP(
+        transitions=dirichlet(num_states, num_actions, num_states),
+        rewards=torch.randn(num_states, num_actions, generator=generator, dtype=torch.float64),
+        initial=dirichlet(num_states),
+        horizon=horizon,
+        gamma=gamma,
+    )
+
+
+@dataclass(frozen=True)
+class Trajectories:
+    """Index tensors ``states``/``actions`` of shape ``(n, H)``."""
+
+    states: torch.Tensor
+    actions: torch.Tensor
+
+
+def enumerate_trajectories(mdp: FiniteMDP) -> Trajectories:
+    """All ``(S * A) ** H`` state-action sequences (including impossible ones, of probability 0)."""
+    pairs = list(itertools.product(range(mdp.num_states), range(mdp.num_actions)))
+    seqs = torch.tensor(list(itertools.product(pairs, repeat=mdp.horizon)), dtype=torch.long)
+    return Trajectories(states=seqs[..., 0], actions=seqs[..., 1])
+
+
+def log_dynamics(mdp: FiniteMDP, traj: Trajectories, transitions: torch.Tensor | None = None) -> torch.Tensor:
+    """``log rho_0(s_0) + sum_t log P(s_{t+1} | s_t, a_t)`` per trajectory, shape ``(n,)``."""
+    P = mdp.transitions if transitions is None else transitions
+    s, a = traj.states, traj.actions
+    steps = P[s[:, :-1], a[:, :-1], s[:, 1:]].log().sum(-1)
+    return mdp.initial[s[:, 0]].log() + steps
+
+
+def log_policy(policy: SoftmaxPolicy, traj: Trajectories) -> torch.Tensor:
+    """``sum_t log pi(a_t | s_t)`` per trajectory, shape ``(n,)``."""
+    return policy.log_prob(traj.states, traj.actions).sum(-1)
+
+
+def discounted_return(mdp: FiniteMDP, traj: Trajectories) -> torch.Tensor:
+    """``R(tau) = sum_t gamma^t r(s_t, a_t)`` per trajectory, shape ``(n,)``."""
+    discount = mdp.gamma ** torch.arange(mdp.horizon, dtype=torch.float64, device=traj.states.device)
+    return (mdp.rewards[traj.states, traj.actions] * discount).sum(-1)
+
+
+def score_sum(policy: SoftmaxPolicy, traj: Trajectories) -> torch.Tensor:
+    """``sum_t grad_logits log pi(a_t | s_t)``, shape ``(n, S * A)``."""
+    return policy.score(traj.states, traj.actions).sum(1).flatten(1)
+
+
+def expected_return(mdp: FiniteMDP, logits: torch.Tensor) -> torch.Tensor:
+    """``J(theta) = sum_tau P(tau) R(tau)`` by exact enumeration (differentiable in logits)."""
+    traj = enumerate_trajectories(mdp)
+    logp = log_dynamics(mdp, traj) + log_policy(SoftmaxPolicy(logits), traj)
+    return (logp.exp() * discounted_return(mdp, traj)).sum()
+
+
+def exact_policy_gradient(mdp: FiniteMDP, logits: torch.Tensor) -> torch.Tensor:
+    """``grad J`` by autograd through the exact enumeration, flattened to ``(S * A,)``."""
+    theta = logits.detach().clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(expected_return(mdp, theta), theta)
+    return grad.flatten()
+
+
+def sample_trajectories(
+    mdp: FiniteMDP, policy: SoftmaxPolicy, n: int, generator: torch.Generator
+) -> Trajectories:
+    """``n`` trajectories drawn at once; the only Python loop is over the horizon.
+
+    ``mdp`` and ``policy`` must live on ``generator.device`` (see :func:`to_device`).
+    """
+    device = generator.device
+    P = mdp.transitions
+    cdf0 = mdp.initial.cumsum(-1)
+    u = torch.rand(n, 1, generator=generator, device=device, dtype=torch.float64)
+    s = (cdf0 < u).sum(-1).clamp_max(mdp.num_states - 1)
+    states, actions = [], []
+    for _ in range(mdp.horizon):
+        a = policy.sample(s, generator)
+        states.append(s)
+        actions.append(a)
+        u = torch.rand(n, 1, generator=generator, device=device, dtype=torch.float64)
+        s = (P[s, a].cumsum(-1) < u).sum(-1).clamp_max(mdp.num_states - 1)
+    return Trajectories(torch.stack(states, 1), torch.stack(actions, 1))
+
+
+def to_device(mdp: FiniteMDP, device: torch.device | str) -> FiniteMDP:
+    return FiniteMDP(
+        mdp.transitions.to(device), mdp.rewards.to(device), mdp.initial.to(device),
+        mdp.horizon, mdp.gamma,
+    )

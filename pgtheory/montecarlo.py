@@ -1,0 +1,108 @@
+"""Batched Monte Carlo on a torch device, chunked to bounded memory, seeded per check.
+
+A *sampler* is a function ``sampler(n, generator) -> Tensor`` of shape ``(n, *event_shape)``
+that draws ``n`` independent samples on ``generator.device`` with no Python loop per sample.
+The runner calls it chunk by chunk and streams float64 moments, so memory stays bounded
+whatever the sample count, and nothing synchronises with the host inside the loop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+
+import torch
+
+from pgtheory.moments import Moments
+from pgtheory.stats import (
+    DEFAULT_FALSE_ALARM,
+    Finding,
+    mean_equality_test,
+    min_discrepancy_detectable_by_mean_test,
+    min_samples_for_mean_test,
+)
+
+Sampler = Callable[[int, torch.Generator], torch.Tensor]
+
+#: Elements (samples x components) per chunk: about 32 MiB of float64 per chunk.
+CHUNK_ELEMENTS = 1 << 22
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` is CUDA when present, else CPU; anything else is passed to ``torch.device``."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda requested but CUDA is not available")
+    return device
+
+
+def derive_seed(run_seed: int, *names: str) -> int:
+    """A 63-bit seed from the run seed and names (e.g. a check id), stable across runs.
+
+    Python's ``hash`` is salted per process, so a cryptographic digest is used instead.
+    """
+    key = "\x1f".join([str(run_seed), *names]).encode()
+    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little") >> 1
+
+
+def make_generator(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
+    generator = torch.Generator(device=device)
+    generator.manual_seed(seed)
+    return generator
+
+
+def stream_moments(
+    sampler: Sampler, n: int, generator: torch.Generator, chunk_size: int = 1 << 16
+) -> Moments:
+    """Moments of ``n`` samples drawn ``chunk_size`` at a time."""
+    total = Moments.empty()
+    for start in range(0, n, chunk_size):
+        total = total.merge(Moments.of(sampler(min(chunk_size, n - start), generator)))
+    return total
+
+
+def monte_carlo_mean_test(
+    sampler: Sampler,
+    reference: torch.Tensor | float | Sequence[float],
+    *,
+    generator: torch.Generator,
+    resolution: float | Sequence[float],
+    false_alarm: float = DEFAULT_FALSE_ALARM,
+    pilot_samples: int = 20_000,
+    max_samples: int = 20_000_000,
+) -> Finding:
+    """Decide whether the sampled quantity's mean equals ``reference``, planning n first.
+
+    A pilot run estimates the per-sample standard deviation; ``n`` then follows from the
+    declared ``false_alarm`` and ``resolution`` (see :func:`min_samples_for_mean_test`),
+    capped at ``max_samples``. The pilot samples are discarded so that ``n`` is chosen
+    independently of the samples that decide. If the cap binds, the interval may come out
+    wider than the resolution and the decision is then inconclusive, never a false support.
+    """
+    pilot = Moments.of(sampler(pilot_samples, generator))
+    components = max(1, pilot.mean.numel())
+    pilot_std = pilot.std.reshape(-1).cpu()
+    res = torch.as_tensor(resolution, dtype=torch.float64).reshape(-1).expand_as(pilot_std)
+    # The component that needs the most samples sets n.
+    planned = max(
+        min_samples_for_mean_test(float(s), float(r), false_alarm, components)
+        for s, r in zip(pilot_std, res, strict=True)
+    )
+    n = min(planned, max_samples)
+    chunk = max(1024, CHUNK_ELEMENTS // components)
+    moments = stream_moments(sampler, n, generator, chunk)
+    finding = mean_equality_test(moments, reference, resolution=resolution, false_alarm=false_alarm)
+    detectable = min_discrepancy_detectable_by_mean_test(
+        float(moments.std.max()), n, false_alarm, components
+    )
+    plan = f"planned n={planned:,} from pilot sd up to {float(pilot_std.max()):.3g}"
+    if planned > max_samples:
+        plan += f", capped at {max_samples:,}"
+    finding.note = "; ".join(
+        s for s in (plan, f"detectable deviation up to {detectable:.3g}", finding.note) if s
+    )
+    finding.data["pilot_std"] = pilot_std.tolist()
+    return finding
+

@@ -1,0 +1,240 @@
+"""Statistical decisions with declared error semantics.
+
+Every decision here follows one rule, stated before any sample is drawn:
+
+* ``false_alarm`` is the probability of refuting a true statement. It is split
+  Bonferroni-style across the components a decision looks at.
+* ``resolution`` is the smallest deviation from the reference the decision must detect.
+
+A decision *supports* the statement when the test does not reject and the confidence
+interval lies inside ``reference +- resolution``; it *refutes* when the test rejects; it is
+*inconclusive* otherwise (the interval is too wide to say anything at that resolution).
+
+The design functions beside each test (``min_samples_for_mean_test``,
+``min_discrepancy_detectable_by_mean_test``) say what a test can detect before it runs.
+With ``n = min_samples_for_mean_test(...)`` the interval half-width is at most
+``resolution / 2``, so a true deviation of ``resolution`` is rejected with probability about
+``1 - false_alarm``: the power matches the declared false-alarm rate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+import numpy as np
+import torch
+from scipy import stats as sps
+
+from pgtheory.moments import Moments
+
+DEFAULT_FALSE_ALARM = 1e-6
+
+
+class Outcome(str, Enum):
+    """What a piece of evidence says about the statement it tests."""
+
+    SUPPORTS = "supports"
+    REFUTES = "refutes"
+    INCONCLUSIVE = "inconclusive"
+    ERROR = "error"
+
+
+@dataclass
+class Finding:
+    """The result of one decision: numbers first, then what they say.
+
+    ``estimate``, ``reference`` and ``ci`` are floats for a scalar statement and lists (one
+    entry per component) for a vector one. ``data`` holds arrays for plots.
+    """
+
+    outcome: Outcome
+    method: str
+    estimate: Any = None
+    reference: Any = None
+    statistic: float | None = None
+    p_value: float | None = None
+    ci: Any = None
+    n: int | None = None
+    false_alarm: float | None = None
+    resolution: Any = None
+    note: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["outcome"] = self.outcome.value
+        return out
+
+
+def _as_list(x: Any) -> Any:
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().double().numpy()
+    if isinstance(x, np.ndarray):
+        return x.item() if x.ndim == 0 else x.tolist()
+    return x
+
+
+def critical_z(false_alarm: float, components: int = 1) -> float:
+    """Two-sided normal quantile for a family-wise error ``false_alarm`` over ``components``."""
+    return float(sps.norm.isf(false_alarm / (2 * components)))
+
+
+def min_samples_for_mean_test(
+    std: float, resolution: float, false_alarm: float = DEFAULT_FALSE_ALARM, components: int = 1
+) -> int:
+    """Samples needed so that the confidence half-width is at most ``resolution / 2``.
+
+    :param std: (pilot) standard deviation of one sample, the largest over components.
+    :param resolution: the smallest deviation of the mean the test must detect.
+    """
+    z = critical_z(false_alarm, components)
+    return max(2, math.ceil((2 * z * std / resolution) ** 2))
+
+
+def min_discrepancy_detectable_by_mean_test(
+    std: float, n: int, false_alarm: float = DEFAULT_FALSE_ALARM, components: int = 1
+) -> float:
+    """The deviation of the mean that ``n`` samples detect with power ~ ``1 - false_alarm``."""
+    return 2 * critical_z(false_alarm, components) * std / math.sqrt(n)
+
+
+def mean_equality_test(
+    moments: Moments,
+    reference: torch.Tensor | float | Sequence[float],
+    *,
+    resolution: float | Sequence[float],
+    false_alarm: float = DEFAULT_FALSE_ALARM,
+) -> Finding:
+    """Decide whether the true mean of the sampled quantity equals ``reference``.
+
+    A z-test per component (normal approximation by the CLT, variance estimated from the
+    same samples), Bonferroni over components; the engine's calibration tests measure its
+    actual false-alarm rate. ``resolution`` is absolute, scalar or per component.
+    """
+    mean = moments.mean.detach().cpu().reshape(-1)
+    se = moments.standard_error.detach().cpu().reshape(-1)
+    ref = torch.as_tensor(reference, dtype=torch.float64).reshape(-1).expand_as(mean)
+    res = torch.as_tensor(resolution, dtype=torch.float64).reshape(-1).expand_as(mean)
+    k = mean.numel()
+    z = critical_z(false_alarm, k)
+    half = z * se
+    lo, hi = mean - half, mean + half
+    diff = (mean - ref).abs()
+    # A zero standard error (a degenerate quantity) decides on exact equality.
+    stat = torch.where(se > 0, diff / se.clamp_min(1e-300), torch.where(diff > 0, math.inf, 0.0))
+    p_each = torch.as_tensor(2 * sps.norm.sf(stat.numpy()), dtype=torch.float64)
+    p_family = min(1.0, float(p_each.min()) * k)
+    rejected = bool((stat > z).any())
+    inside = bool(((lo >= ref - res) & (hi <= ref + res)).all())
+    if rejected:
+        outcome = Outcome.REFUTES
+    elif inside:
+        outcome = Outcome.SUPPORTS
+    else:
+        outcome = Outcome.INCONCLUSIVE
+    scalar = moments.mean.dim() == 0
+    pick = (lambda t: float(t[0])) if scalar else (lambda t: t.tolist())
+    return Finding(
+        outcome=outcome,
+        method=f"z-test of the mean (CLT), Bonferroni over {k} component(s)",
+        estimate=pick(mean),
+        reference=pick(ref),
+        statistic=float(stat.max()),
+        p_value=p_family,
+        ci=[float(lo[0]), float(hi[0])] if scalar else torch.stack([lo, hi], 1).tolist(),
+        n=moments.count,
+        false_alarm=false_alarm,
+        resolution=pick(res),
+        note="" if outcome != Outcome.INCONCLUSIVE else "interval wider than the resolution",
+    )
+
+
+def slope_test(
+    x: Sequence[float] | np.ndarray,
+    y: Sequence[float] | np.ndarray,
+    predicted: float,
+    *,
+    resolution: float,
+    false_alarm: float = DEFAULT_FALSE_ALARM,
+) -> Finding:
+    """Decide whether ``y ~ C x**predicted`` by least squares on ``log y`` against ``log x``.
+
+    The slope's interval uses Student's t with ``len(x) - 2`` degrees of freedom; the test
+    rejects when ``predicted`` lies outside it. Inputs must be positive.
+    """
+    lx, ly = np.log(np.asarray(x, float)), np.log(np.asarray(y, float))
+    fit = sps.linregress(lx, ly)
+    t = float(sps.t.isf(false_alarm / 2, len(lx) - 2))
+    lo, hi = fit.slope - t * fit.stderr, fit.slope + t * fit.stderr
+    stat = abs(fit.slope - predicted) / fit.stderr if fit.stderr > 0 else math.inf
+    if not lo <= predicted <= hi:
+        outcome = Outcome.REFUTES
+    elif predicted - resolution <= lo and hi <= predicted + resolution:
+        outcome = Outcome.SUPPORTS
+    else:
+        outcome = Outcome.INCONCLUSIVE
+    return Finding(
+        outcome=outcome,
+        method="log-log least squares, t interval of the slope",
+        estimate=float(fit.slope),
+        reference=predicted,
+        statistic=float(stat),
+        p_value=float(2 * sps.t.sf(stat, len(lx) - 2)),
+        ci=[float(lo), float(hi)],
+        n=len(lx),
+        false_alarm=false_alarm,
+        resolution=resolution,
+        data={"log_x": lx.tolist(), "log_y": ly.tolist(), "intercept": float(fit.intercept)},
+    )
+
+
+def exact_comparison(
+    value: torch.Tensor | float,
+    reference: torch.Tensor | float,
+    *,
+    tolerance: float = 1e-9,
+    method: str = "exact computation in float64",
+) -> Finding:
+    """Compare two exactly computed quantities up to a rounding ``tolerance``.
+
+    The tolerance is relative to ``max(1, |reference|)``: it covers float64 rounding, not
+    sampling error, so any discrepancy above it refutes.
+    """
+    v = torch.as_tensor(value, dtype=torch.float64).detach().cpu()
+    r = torch.as_tensor(reference, dtype=torch.float64).detach().cpu()
+    err = float(((v - r).abs() / r.abs().clamp_min(1.0)).max()) if v.numel() else 0.0
+    outcome = Outcome.SUPPORTS if err <= tolerance else Outcome.REFUTES
+    return Finding(
+        outcome=outcome,
+        method=method,
+        estimate=_as_list(v),
+        reference=_as_list(r),
+        statistic=err,
+        resolution=tolerance,
+        note=f"largest relative discrepancy {err:.3g} (tolerance {tolerance:.0e})",
+    )
+
+
+def binomial_interval(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Clopper-Pearson interval of a success probability."""
+    ci = sps.binomtest(successes, trials).proportion_ci(confidence, method="exact")
+    return float(ci.low), float(ci.high)
+
+
+def all_hold(findings: Sequence[Finding]) -> Finding:
+    """The conjunction of several findings about parts of one statement.
+
+    It refutes if any part refutes, is inconclusive if any part is, and supports otherwise;
+    the first deciding finding is returned with the number of parts in its note.
+    """
+    order = (Outcome.REFUTES, Outcome.INCONCLUSIVE, Outcome.SUPPORTS)
+    for outcome in order:
+        for f in findings:
+            if f.outcome == outcome:
+                f.note = "; ".join(s for s in (f.note, f"{len(findings)} part(s) tested") if s)
+                return f
+    raise ValueError("all_hold needs at least one finding")
