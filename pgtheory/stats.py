@@ -32,6 +32,8 @@ from scipy import stats as sps
 from pgtheory.moments import Moments
 
 DEFAULT_FALSE_ALARM = 1e-6
+#: Exact comparisons of more values than this record only their largest discrepancy.
+MAX_STORED_VALUES = 32
 
 
 class Outcome(str, Enum):
@@ -208,14 +210,16 @@ def exact_comparison(
     r = torch.as_tensor(reference, dtype=torch.float64).detach().cpu()
     err = float(((v - r).abs() / r.abs().clamp_min(1.0)).max()) if v.numel() else 0.0
     outcome = Outcome.SUPPORTS if err <= tolerance else Outcome.REFUTES
+    small = v.numel() <= MAX_STORED_VALUES  # large arrays are summarised, not stored
     return Finding(
         outcome=outcome,
         method=method,
-        estimate=_as_list(v),
-        reference=_as_list(r),
+        estimate=_as_list(v) if small else None,
+        reference=_as_list(r) if small else None,
         statistic=err,
         resolution=tolerance,
-        note=f"largest relative discrepancy {err:.3g} (tolerance {tolerance:.0e})",
+        note=f"{v.numel()} value(s); largest relative discrepancy {err:.3g} "
+        f"(tolerance {tolerance:.0e})",
     )
 
 

@@ -1,0 +1,111 @@
+"""Command line: ``pgtheory verify`` and ``pgtheory list``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from tqdm import tqdm
+
+from pgtheory.claim import Claim, ClaimResult, discover, select
+from pgtheory.montecarlo import resolve_device
+from pgtheory.report import write_report, write_results_json
+from pgtheory.verify import verify
+
+
+class UsageError(Exception):
+    """A problem with what the user asked for: reported in one line, exit status 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pgtheory", description="Policy-gradient claims, verified by evidence computed at run time."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def claim_selection(p: argparse.ArgumentParser) -> None:
+        p.add_argument("paths", nargs="*", type=Path, help="claim files or folders (default: claims/)")
+        p.add_argument("-k", dest="pattern", help="only claims whose id contains this (comma-separated)")
+
+    v = sub.add_parser("verify", help="run the claims and write reports/index.html and results.json")
+    claim_selection(v)
+    v.add_argument("--seed", type=int, default=0, help="run seed (default 0)")
+    v.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
+    v.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default reports/)")
+    v.add_argument("--quick", action="store_true", help="quick tier: resolutions doubled, 1/4 of the samples")
+
+    ls = sub.add_parser("list", help="list the claims, their sources and expected verdicts")
+    claim_selection(ls)
+    return parser
+
+
+def _claims(paths: Sequence[Path], pattern: str | None) -> list[Claim]:
+    try:
+        claims = discover(paths or None)
+    except (FileNotFoundError, ImportError, ValueError, SyntaxError) as exc:
+        raise UsageError(str(exc)) from exc
+    chosen = select(claims, pattern)
+    if not chosen:
+        known = ", ".join(c.id for c in claims) or "none"
+        raise UsageError(f"no claim matches {pattern!r} (known: {known})")
+    return chosen
+
+
+def _list(args: argparse.Namespace) -> int:
+    for claim in _claims(args.paths, args.pattern):
+        source = claim.sources[0]
+        print(f"{claim.id:40s} expected {claim.expected.value:12s} {source.file} | {source.section}")
+        print(f"{'':40s} {claim.title}")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    claims = _claims(args.paths, args.pattern)
+    try:
+        device = resolve_device(args.device)
+    except (RuntimeError, ValueError) as exc:
+        raise UsageError(f"bad --device {args.device!r}: {exc}") from exc
+
+    bar = tqdm(total=len(claims), unit="claim", disable=None, leave=False)
+
+    def report_progress(result: ClaimResult) -> None:
+        bar.set_postfix_str(f"{result.claim.id}: {result.verdict.value}")
+        bar.update()
+
+    record = verify(claims, seed=args.seed, device=device, quick=args.quick, on_result=report_progress)
+    bar.close()
+    try:
+        write_results_json(record, args.out / "results.json")
+        write_report(record, args.out / "index.html")
+    except OSError as exc:
+        raise UsageError(f"cannot write the report to {args.out}: {exc}") from exc
+
+    for r in record.results:
+        mark = "ok" if r.as_expected else f"EXPECTED {r.claim.expected.value.upper()}"
+        print(f"{r.claim.id:40s} {r.verdict.value:13s} {r.seconds:7.2f}s  {mark}")
+    print(f"{len(record.results)} claims in {record.seconds:.1f}s on {device}; "
+          f"report: {args.out / 'index.html'}")
+    for r in record.errors:
+        for e in r.evidence:
+            if e.error:
+                print(f"error in {r.claim.id} / {e.check}: {e.error}", file=sys.stderr)
+    if record.unexpected or record.errors:
+        print(f"{len(record.unexpected)} verdict(s) differ from the expected; "
+              f"{len(record.errors)} claim(s) with errors", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return {"verify": _verify, "list": _list}[args.command](args)
+    except UsageError as exc:
+        print(f"pgtheory: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""Figures for the report, rendered to inline SVG with matplotlib (no files, no network)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+plt.rcParams["svg.fonttype"] = "none"  # text stays text: small, searchable SVG
+
+OUTCOME_COLOURS = {
+    "supports": "#1a7f37",
+    "refutes": "#cf222e",
+    "inconclusive": "#9a6700",
+    "error": "#6e7781",
+}
+#: Deviations beyond this many resolutions are drawn at the edge, with their value written.
+X_LIMIT = 4.0
+MAX_COMPONENTS = 10
+
+
+def _svg(fig: plt.Figure) -> str:
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", bbox_inches="tight")
+    plt.close(fig)
+    svg = buffer.getvalue()
+    return svg[svg.index("<svg") :]  # drop the XML prolog so the SVG can sit inside HTML
+
+
+def _rows(check: dict[str, Any]) -> list[tuple[str, float, float, float]]:
+    """(label, estimate, ci_low, ci_high) in units of resolution, relative to the reference."""
+    est, ref, ci, res = check["estimate"], check["reference"], check["ci"], check["resolution"]
+    if not isinstance(est, list):
+        est, ref, ci, res = [est], [ref], [ci], [res]
+    rows = []
+    for i, (e, r, (lo, hi), q) in enumerate(zip(est, ref, ci, res, strict=True)):
+        if i == MAX_COMPONENTS:
+            break
+        label = check["name"] if len(est) == 1 else f"{check['name']} [{i}]"
+        rows.append((label, (e - r) / q, (lo - r) / q, (hi - r) / q))
+    return rows
+
+
+def deviation_plot(checks: list[dict[str, Any]]) -> str | None:
+    """Each statistical check's estimate and interval minus the reference, in resolutions.
+
+    The shaded band is +-1 resolution: a check supports when its interval lies inside the
+    band and covers 0, and refutes when its interval excludes 0.
+    """
+    rows = []
+    for check in checks:
+        if check.get("ci") is None or check.get("resolution") is None or check.get("n") is None:
+            continue
+        if not isinstance(check["ci"][0], list | float | int):
+            continue
+        colour = OUTCOME_COLOURS[check["outcome"]]
+        rows += [(*row, colour, check["role"]) for row in _rows(check)]
+    if not rows:
+        return None
+    fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(rows) + 0.9))
+    ax.axvspan(-1, 1, color="#ddf4ff", zorder=0, label="+-resolution")
+    ax.axvline(0, color="#57606a", lw=0.8)
+    for y, (label, est, lo, hi, colour, role) in enumerate(reversed(rows)):
+        clo, chi, cest = (max(-X_LIMIT, min(X_LIMIT, v)) for v in (lo, hi, est))
+        ax.plot([clo, chi], [y, y], color=colour, lw=2)
+        marker = "s" if role == "negative-control" else "o"
+        ax.plot([cest], [y], marker=marker, color=colour, ms=5)
+        if abs(est) > X_LIMIT:
+            ax.annotate(f"{est:+.3g}", (cest, y), xytext=(-4 if est > 0 else 4, 6),
+                        textcoords="offset points", fontsize=7, color=colour,
+                        ha="right" if est > 0 else "left")
+    ax.set_yticks(range(len(rows)), [r[0] for r in reversed(rows)], fontsize=7)
+    ax.set_xlim(-X_LIMIT - 0.3, X_LIMIT + 0.3)
+    ax.set_xlabel("(estimate - reference) / resolution, with the test's confidence interval", fontsize=8)
+    ax.tick_params(axis="x", labelsize=7)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    return _svg(fig)

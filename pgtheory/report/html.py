@@ -1,0 +1,60 @@
+"""The self-contained HTML report, rendered from the same document as results.json."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from pgtheory.claim import Verdict
+from pgtheory.report.figures import deviation_plot
+from pgtheory.report.results import results_document, write_atomically
+from pgtheory.verify import RunRecord
+
+MAX_LISTED = 8
+
+
+def fmt(value: Any) -> str:
+    """Numbers to 4 significant digits; long vectors shortened with a count of what is left."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        shown = ", ".join(fmt(v) for v in value[:MAX_LISTED])
+        more = f", ... ({len(value) - MAX_LISTED} more)" if len(value) > MAX_LISTED else ""
+        return f"[{shown}{more}]"
+    return str(value)
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("pgtheory.report", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["fmt"] = fmt
+    return env
+
+
+def render_report(record: RunRecord) -> str:
+    document = results_document(record)
+    claims = document["claims"]
+    counts = Counter(c["verdict"] for c in claims)
+    timings = sorted(
+        ((c["id"], e["name"], e["seconds"]) for c in claims for e in c["checks"]),
+        key=lambda t: -t[2],
+    )
+    return _environment().get_template("report.html.j2").render(
+        run=document,
+        claims=claims,
+        counts=[(v.value, counts[v.value]) for v in Verdict if counts[v.value]],
+        unexpected=sum(not c["as_expected"] for c in claims),
+        figures={c["id"]: deviation_plot(c["checks"]) for c in claims},
+        timings=timings,
+    )
+
+
+def write_report(record: RunRecord, path: Path) -> None:
+    write_atomically(path, render_report(record))
