@@ -40,7 +40,9 @@ def contextual_bandit(device: torch.device | str = "cpu"):
     return state_law.to(device), rewards.to(device), SoftmaxPolicy(logits.to(device))
 
 
-def bandit_gradient(state_law: torch.Tensor, rewards: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+def bandit_gradient(
+    state_law: torch.Tensor, rewards: torch.Tensor, logits: torch.Tensor
+) -> torch.Tensor:
     """grad J for J = sum_s d(s) sum_a pi(a|s) r(s, a), by autograd (flattened)."""
     theta = logits.detach().clone().requires_grad_(True)
     J = (state_law[:, None] * torch.softmax(theta, -1) * rewards).sum()
@@ -56,10 +58,14 @@ def state_baseline(rewards: torch.Tensor) -> torch.Tensor:
 def state_baseline_exact(ctx: Context) -> Finding:
     """sum_s d(s) b(s) sum_a pi(a|s) grad log pi(a|s) = 0, so the baselined gradient is exact."""
     state_law, rewards, policy = contextual_bandit()
-    states, actions = torch.meshgrid(torch.arange(NUM_STATES), torch.arange(NUM_ACTIONS), indexing="ij")
+    states, actions = torch.meshgrid(
+        torch.arange(NUM_STATES), torch.arange(NUM_ACTIONS), indexing="ij"
+    )
     weight = state_law[:, None] * policy.probs  # P(s, a)
     advantage = rewards - state_baseline(rewards)[:, None]
-    baselined = (weight[..., None, None] * advantage[..., None, None] * policy.score(states, actions)).sum((0, 1))
+    baselined = (
+        weight[..., None, None] * advantage[..., None, None] * policy.score(states, actions)
+    ).sum((0, 1))
     return exact_comparison(baselined.flatten(), bandit_gradient(state_law, rewards, policy.logits))
 
 
@@ -78,7 +84,9 @@ def baselined_bandit_mc(action_dependent: bool):
             u = torch.rand(n, 1, generator=gen, device=ctx.device, dtype=torch.float64)
             s = (state_cdf < u).sum(-1).clamp_max(NUM_STATES - 1)
             a = policy.sample(s, gen)
-            r = rewards[s, a] + torch.randn(n, generator=gen, device=ctx.device, dtype=torch.float64)
+            r = rewards[s, a] + torch.randn(
+                n, generator=gen, device=ctx.device, dtype=torch.float64
+            )
             b = baseline[s] + (0.5 * rewards[s, a] if action_dependent else 0.0)
             return policy.score(s, a).flatten(1) * (r - b)[:, None]
 
@@ -105,9 +113,15 @@ STATE_BASELINE_UNBIASED = Claim(
     reading="The document states the condition itself (the baseline depends only on the state), "
     "so the claim is tested as stated; an action-dependent baseline is the negative control.",
     checks=(
-        check("state baseline, 4-state contextual bandit (exact sum)", Kind.EXACT, state_baseline_exact),
         check(
-            "state baseline, noisy rewards (MC)", Kind.MONTE_CARLO, baselined_bandit_mc(action_dependent=False)
+            "state baseline, 4-state contextual bandit (exact sum)",
+            Kind.EXACT,
+            state_baseline_exact,
+        ),
+        check(
+            "state baseline, noisy rewards (MC)",
+            Kind.MONTE_CARLO,
+            baselined_bandit_mc(action_dependent=False),
         ),
         negative_control(
             "baseline b(s) + 0.5 r(s, a) that sees the action (MC)",
@@ -184,8 +198,14 @@ CONSTANT_BASELINE_UNBIASED = Claim(
     reading="Stated for a constant b, which is exactly the condition needed; tested on whole "
     "trajectories of random finite MDPs.",
     checks=(
-        check("b in {0, 7.5, -20}, five random MDPs (exact enumeration)", Kind.EXACT, constant_baseline_exact),
-        check("b = 7.5, random MDP, H = 3 (MC)", Kind.MONTE_CARLO, baselined_trajectories_mc(False)),
+        check(
+            "b in {0, 7.5, -20}, five random MDPs (exact enumeration)",
+            Kind.EXACT,
+            constant_baseline_exact,
+        ),
+        check(
+            "b = 7.5, random MDP, H = 3 (MC)", Kind.MONTE_CARLO, baselined_trajectories_mc(False)
+        ),
         negative_control(
             "b = 7.5 + 3 [a_0 = 0], a baseline that sees an action (MC)",
             Kind.MONTE_CARLO,
@@ -228,7 +248,7 @@ def ema_baseline_mc(variant: str):
             return policy.score(w) * (r - b)[:, None]
 
         # J = -1/2 ((mu - w*)^2 + sigma^2): dJ/dmu = w* - mu, dJ/dpsi = -sigma^2
-        reference = [W_STAR - float(policy.mu[0]), -float(policy.sigma) ** 2]
+        reference = [W_STAR - float(policy.mu[0]), -(float(policy.sigma) ** 2)]
         return ctx.mean_test(sampler, reference, resolution=[0.1, 0.4])
 
     return run

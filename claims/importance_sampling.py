@@ -94,12 +94,20 @@ IS_IDENTITY = Claim(
     "(e.g. a deterministic or truncated behaviour policy).",
     checks=(
         check("q covers p, 8 outcomes (exact sum)", Kind.EXACT, discrete_identity_exact(True)),
-        check("q = N(0.5, 1.5^2) covers p = N(0, 1) (MC)", Kind.MONTE_CARLO, gaussian_identity_mc("wide")),
-        beyond_conditions(
-            "q misses two outcomes p charges (exact sum)", Kind.EXACT, discrete_identity_exact(False)
+        check(
+            "q = N(0.5, 1.5^2) covers p = N(0, 1) (MC)",
+            Kind.MONTE_CARLO,
+            gaussian_identity_mc("wide"),
         ),
         beyond_conditions(
-            "q = half-normal on x > 0 misses half of p (MC)", Kind.MONTE_CARLO, gaussian_identity_mc("half")
+            "q misses two outcomes p charges (exact sum)",
+            Kind.EXACT,
+            discrete_identity_exact(False),
+        ),
+        beyond_conditions(
+            "q = half-normal on x > 0 misses half of p (MC)",
+            Kind.MONTE_CARLO,
+            gaussian_identity_mc("half"),
         ),
         negative_control(
             "weights without the normalising constants (MC)",

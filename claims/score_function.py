@@ -46,12 +46,16 @@ def score_function_gradient_symbolic(ctx: Context) -> Finding:
 
 def score_function_gradient_softmax_exact(ctx: Context) -> Finding:
     """sum_a pi(a) f(a) grad log pi(a) against autograd of sum_a pi(a) f(a), six actions."""
-    logits = torch.randn(1, 6, generator=torch.Generator().manual_seed(ctx.seed), dtype=torch.float64)
+    logits = torch.randn(
+        1, 6, generator=torch.Generator().manual_seed(ctx.seed), dtype=torch.float64
+    )
     f = torch.linspace(-3.0, 4.0, 6, dtype=torch.float64)
     policy = SoftmaxPolicy(logits)
     actions = torch.arange(6)
     states = torch.zeros(6, dtype=torch.long)
-    weighted = (policy.probs[0, :, None] * f[:, None] * policy.score(states, actions).flatten(1)).sum(0)
+    weighted = (
+        policy.probs[0, :, None] * f[:, None] * policy.score(states, actions).flatten(1)
+    ).sum(0)
     theta_ = logits.clone().requires_grad_(True)
     (autograd,) = torch.autograd.grad((torch.softmax(theta_, -1)[0] * f).sum(), theta_)
     return exact_comparison(weighted, autograd.flatten(), tolerance=1e-12)
@@ -105,9 +109,21 @@ LOG_DERIV_TRICK = Claim(
     "regular families it uses (Gaussian, softmax).",
     checks=(
         check("grad P = P grad log P (sympy)", Kind.SYMBOLIC, likelihood_ratio_identity_symbolic),
-        check("E[f grad log p] = grad E[f], Gaussian (sympy.stats)", Kind.SYMBOLIC, score_function_gradient_symbolic),
-        check("E[f grad log pi] = grad E[f], softmax (exact sum)", Kind.EXACT, score_function_gradient_softmax_exact),
-        check("E[R grad log pi] = grad J, Gaussian d=3 (MC)", Kind.MONTE_CARLO, gaussian_reward_gradient_mc(2)),
+        check(
+            "E[f grad log p] = grad E[f], Gaussian (sympy.stats)",
+            Kind.SYMBOLIC,
+            score_function_gradient_symbolic,
+        ),
+        check(
+            "E[f grad log pi] = grad E[f], softmax (exact sum)",
+            Kind.EXACT,
+            score_function_gradient_softmax_exact,
+        ),
+        check(
+            "E[R grad log pi] = grad J, Gaussian d=3 (MC)",
+            Kind.MONTE_CARLO,
+            gaussian_reward_gradient_mc(2),
+        ),
         negative_control(
             "mu-score with the wrong exponent (w - mu)/sigma (MC)",
             Kind.MONTE_CARLO,
@@ -124,13 +140,18 @@ def gaussian_score_zero_mean_symbolic(ctx: Context) -> Finding:
     logp = gaussian_log_density(x, mu, sigma)
     score_mu = sp.diff(logp, mu)
     score_psi = sp.diff(logp, sigma) * sigma  # d/d log sigma = sigma d/d sigma
-    both = gaussian_expectation(score_mu, x, mu, sigma) ** 2 + gaussian_expectation(score_psi, x, mu, sigma) ** 2
+    both = (
+        gaussian_expectation(score_mu, x, mu, sigma) ** 2
+        + gaussian_expectation(score_psi, x, mu, sigma) ** 2
+    )
     return identity_check(both, sp.Integer(0))
 
 
 def softmax_score_zero_mean_exact(ctx: Context) -> Finding:
     """sum_a pi(a|s) grad log pi(a|s) = 0 in every state of a random 4x5 softmax policy."""
-    logits = 2 * torch.randn(4, 5, generator=torch.Generator().manual_seed(ctx.seed), dtype=torch.float64)
+    logits = 2 * torch.randn(
+        4, 5, generator=torch.Generator().manual_seed(ctx.seed), dtype=torch.float64
+    )
     policy = SoftmaxPolicy(logits)
     states, actions = torch.meshgrid(torch.arange(4), torch.arange(5), indexing="ij")
     expected_score = (policy.probs[..., None, None] * policy.score(states, actions)).sum((0, 1))
@@ -145,7 +166,9 @@ def softmax_score_mean_mc(normalised: bool):
     """
 
     def run(ctx: Context) -> Finding:
-        logits = torch.tensor([[1.0, -0.5, 0.3, 2.0, -1.2, 0.0]], dtype=torch.float64, device=ctx.device)
+        logits = torch.tensor(
+            [[1.0, -0.5, 0.3, 2.0, -1.2, 0.0]], dtype=torch.float64, device=ctx.device
+        )
         policy = SoftmaxPolicy(logits)
 
         def sampler(n: int, gen: torch.Generator) -> torch.Tensor:
@@ -163,7 +186,9 @@ def softmax_score_mean_mc(normalised: bool):
 def gaussian_score_mean_mc(ctx: Context) -> Finding:
     """MC: the mean of the Gaussian score (mu and log-sigma components), d = 2, against 0."""
     policy = GaussianPolicy.create([2.0, -1.0], 0.7, ctx.device)
-    return ctx.mean_test(lambda n, g: policy.score(policy.sample(n, g)), torch.zeros(3), resolution=0.03)
+    return ctx.mean_test(
+        lambda n, g: policy.score(policy.sample(n, g)), torch.zeros(3), resolution=0.03
+    )
 
 
 SCORE_ZERO_MEAN = Claim(
@@ -183,7 +208,11 @@ SCORE_ZERO_MEAN = Claim(
     reading="Appendix B's proof differentiates the normalisation; true for the Gaussian and "
     "softmax policies the documents use.",
     checks=(
-        check("Gaussian scores in mu and log sigma (sympy.stats)", Kind.SYMBOLIC, gaussian_score_zero_mean_symbolic),
+        check(
+            "Gaussian scores in mu and log sigma (sympy.stats)",
+            Kind.SYMBOLIC,
+            gaussian_score_zero_mean_symbolic,
+        ),
         check("softmax, every state (exact sum)", Kind.EXACT, softmax_score_zero_mean_exact),
         check("softmax, 6 actions (MC)", Kind.MONTE_CARLO, softmax_score_mean_mc(normalised=True)),
         check("Gaussian, d = 2 (MC)", Kind.MONTE_CARLO, gaussian_score_mean_mc),

@@ -1,5 +1,7 @@
 """The trajectory likelihood: environment terms drop out of grad log P(tau)."""
 
+from functools import partial
+
 import torch
 
 from pgtheory.claim import Claim, Context, Kind, Source, Verdict, check, negative_control
@@ -20,7 +22,9 @@ from pgtheory.stats import Finding, all_hold, exact_comparison
 NUM_MDPS = 5
 
 
-def log_trajectory_probability(mdp: FiniteMDP, logits: torch.Tensor, traj: Trajectories, coupling: float) -> torch.Tensor:
+def log_trajectory_probability(
+    mdp: FiniteMDP, logits: torch.Tensor, traj: Trajectories, coupling: float
+) -> torch.Tensor:
     """log P(tau | theta) with rho_0, the transitions and the policy, shape (n,).
 
     ``coupling`` > 0 makes the dynamics react to the policy parameters,
@@ -43,7 +47,7 @@ def grad_log_likelihood_exact(coupling: float):
             logits = torch.randn(3, 2, generator=gen, dtype=torch.float64)
             traj = enumerate_trajectories(mdp)
             jacobian = torch.autograd.functional.jacobian(
-                lambda th: log_trajectory_probability(mdp, th, traj, coupling), logits
+                partial(log_trajectory_probability, mdp, traj=traj, coupling=coupling), logits
             ).flatten(1)
             findings.append(exact_comparison(jacobian, score_sum(SoftmaxPolicy(logits), traj)))
         return all_hold(findings)

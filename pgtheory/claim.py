@@ -230,13 +230,18 @@ def derive_verdict(evidence: Sequence[Evidence]) -> tuple[Verdict, str]:
     if undecided := [e for e in stated if e.outcome != Outcome.SUPPORTS]:
         return Verdict.INCONCLUSIVE, f"undecided: {names(undecided)}"
     if failing := [e for e in beyond if e.outcome == Outcome.REFUTES]:
-        return Verdict.CONDITIONAL, f"holds as stated; fails beyond the stated conditions: {names(failing)}"
+        return (
+            Verdict.CONDITIONAL,
+            f"holds as stated; fails beyond the stated conditions: {names(failing)}",
+        )
     if undecided := [e for e in beyond if e.outcome != Outcome.SUPPORTS]:
         return Verdict.INCONCLUSIVE, f"undecided beyond the stated conditions: {names(undecided)}"
     return Verdict.CONFIRMED, "every check supports; every negative control refuted"
 
 
-def run_check(claim: Claim, item: Check, run_seed: int, device: torch.device, quick: bool) -> Evidence:
+def run_check(
+    claim: Claim, item: Check, run_seed: int, device: torch.device, quick: bool
+) -> Evidence:
     """Run one check on its own generator; an exception becomes ``error`` evidence."""
     seed = derive_seed(run_seed, claim.id, item.name)
     ctx = Context(seed=seed, device=device, generator=make_generator(seed, device), quick=quick)
@@ -265,7 +270,9 @@ def run_check(claim: Claim, item: Check, run_seed: int, device: torch.device, qu
     )
 
 
-def run_claim(claim: Claim, run_seed: int = 0, device: torch.device | str = "cpu", quick: bool = False) -> ClaimResult:
+def run_claim(
+    claim: Claim, run_seed: int = 0, device: torch.device | str = "cpu", quick: bool = False
+) -> ClaimResult:
     """Run every check of ``claim`` and derive its verdict."""
     device = torch.device(device)
     start = time.perf_counter()
@@ -275,6 +282,7 @@ def run_claim(claim: Claim, run_seed: int = 0, device: torch.device | str = "cpu
 
 
 # --- discovery -------------------------------------------------------------------------
+
 
 def default_claim_paths() -> list[Path]:
     """``./claims`` when run from a checkout, else the claims/ beside the installed package."""

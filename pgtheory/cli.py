@@ -21,20 +21,31 @@ class UsageError(Exception):
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="pgtheory", description="Policy-gradient claims, verified by evidence computed at run time."
+        prog="pgtheory",
+        description="Policy-gradient claims, verified by evidence computed at run time.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
     def claim_selection(p: argparse.ArgumentParser) -> None:
-        p.add_argument("paths", nargs="*", type=Path, help="claim files or folders (default: claims/)")
-        p.add_argument("-k", dest="pattern", help="only claims whose id contains this (comma-separated)")
+        p.add_argument(
+            "paths", nargs="*", type=Path, help="claim files or folders (default: claims/)"
+        )
+        p.add_argument(
+            "-k", dest="pattern", help="only claims whose id contains this (comma-separated)"
+        )
 
-    v = sub.add_parser("verify", help="run the claims and write reports/index.html and results.json")
+    v = sub.add_parser(
+        "verify", help="run the claims and write reports/index.html and results.json"
+    )
     claim_selection(v)
     v.add_argument("--seed", type=int, default=0, help="run seed (default 0)")
     v.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
-    v.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default reports/)")
-    v.add_argument("--quick", action="store_true", help="quick tier: resolutions doubled, 1/4 of the samples")
+    v.add_argument(
+        "--out", type=Path, default=Path("reports"), help="output folder (default reports/)"
+    )
+    v.add_argument(
+        "--quick", action="store_true", help="quick tier: resolutions doubled, 1/4 of the samples"
+    )
 
     ls = sub.add_parser("list", help="list the claims, their sources and expected verdicts")
     claim_selection(ls)
@@ -56,7 +67,9 @@ def _claims(paths: Sequence[Path], pattern: str | None) -> list[Claim]:
 def _list(args: argparse.Namespace) -> int:
     for claim in _claims(args.paths, args.pattern):
         source = claim.sources[0]
-        print(f"{claim.id:40s} expected {claim.expected.value:12s} {source.file} | {source.section}")
+        print(
+            f"{claim.id:40s} expected {claim.expected.value:12s} {source.file} | {source.section}"
+        )
         print(f"{'':40s} {claim.title}")
     return 0
 
@@ -74,7 +87,9 @@ def _verify(args: argparse.Namespace) -> int:
         bar.set_postfix_str(f"{result.claim.id}: {result.verdict.value}")
         bar.update()
 
-    record = verify(claims, seed=args.seed, device=device, quick=args.quick, on_result=report_progress)
+    record = verify(
+        claims, seed=args.seed, device=device, quick=args.quick, on_result=report_progress
+    )
     bar.close()
     try:
         write_results_json(record, args.out / "results.json")
@@ -85,15 +100,20 @@ def _verify(args: argparse.Namespace) -> int:
     for r in record.results:
         mark = "ok" if r.as_expected else f"EXPECTED {r.claim.expected.value.upper()}"
         print(f"{r.claim.id:40s} {r.verdict.value:13s} {r.seconds:7.2f}s  {mark}")
-    print(f"{len(record.results)} claims in {record.seconds:.1f}s on {device}; "
-          f"report: {args.out / 'index.html'}")
+    print(
+        f"{len(record.results)} claims in {record.seconds:.1f}s on {device}; "
+        f"report: {args.out / 'index.html'}"
+    )
     for r in record.errors:
         for e in r.evidence:
             if e.error:
                 print(f"error in {r.claim.id} / {e.check}: {e.error}", file=sys.stderr)
     if record.unexpected or record.errors:
-        print(f"{len(record.unexpected)} verdict(s) differ from the expected; "
-              f"{len(record.errors)} claim(s) with errors", file=sys.stderr)
+        print(
+            f"{len(record.unexpected)} verdict(s) differ from the expected; "
+            f"{len(record.errors)} claim(s) with errors",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

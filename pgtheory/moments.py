@@ -33,7 +33,9 @@ class Moments:
         return cls(count=x.shape[0], mean=mean, m2=((x - mean) ** 2).sum(dim=0))
 
     @classmethod
-    def empty(cls, event_shape: tuple[int, ...] = (), device: torch.device | str = "cpu") -> Moments:
+    def empty(
+        cls, event_shape: tuple[int, ...] = (), device: torch.device | str = "cpu"
+    ) -> Moments:
         zeros = torch.zeros(event_shape, dtype=torch.float64, device=device)
         return cls(count=0, mean=zeros, m2=zeros.clone())
 

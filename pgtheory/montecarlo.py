@@ -105,4 +105,3 @@ def monte_carlo_mean_test(
     )
     finding.data["pilot_std"] = pilot_std.tolist()
     return finding
-

@@ -83,9 +83,7 @@ class SoftmaxPolicy:
     def sample(self, states: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """One action per entry of ``states`` (any shape), by inverse CDF."""
         cdf = self.probs.cumsum(-1)[states]
-        u = torch.rand(
-            (*states.shape, 1), generator=generator, device=cdf.device, dtype=cdf.dtype
-        )
+        u = torch.rand((*states.shape, 1), generator=generator, device=cdf.device, dtype=cdf.dtype)
         return (cdf < u).sum(-1).clamp_max(self.logits.shape[-1] - 1)
 
     def log_prob(self, states: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:

@@ -47,11 +47,19 @@ def git_commit(path: Path) -> str | None:
     try:
         out = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
-            cwd=path, capture_output=True, text=True, timeout=5, check=True,
+            cwd=path,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
         )
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=path, capture_output=True, text=True, timeout=5, check=True,
+            cwd=path,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
         )
     except (OSError, subprocess.SubprocessError):
         return None
@@ -78,11 +86,12 @@ def environment_facts(device: torch.device) -> dict[str, Any]:
 def verify(
     claims: Sequence[Claim],
     seed: int = 0,
-    device: torch.device = torch.device("cpu"),
+    device: torch.device | str = "cpu",
     quick: bool = False,
     on_result: Callable[[ClaimResult], None] | None = None,
 ) -> RunRecord:
     """Run every claim; ``on_result`` is called after each (for a progress display)."""
+    device = torch.device(device)
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     start = time.perf_counter()
     results = []

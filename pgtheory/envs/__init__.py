@@ -1,1 +1,1 @@
-"""Environments: exact finite MDPs (finite.py); later the stateless env of 000 and gymnasium glue."""
+"""Environments: exact finite MDPs (finite.py)."""

@@ -38,6 +38,7 @@ def random_mdp(
     num_states: int, num_actions: int, horizon: int, generator: torch.Generator, gamma: float = 1.0
 ) -> FiniteMDP:
     """A random MDP: Dirichlet(1) transitions and initial law, standard-normal rewards."""
+
     def dirichlet(*shape: int) -> torch.Tensor:
         e = -torch.rand(*shape, generator=generator, dtype=torch.float64).log()
         return e / e.sum(-1, keepdim=True)
@@ -66,7 +67,9 @@ def enumerate_trajectories(mdp: FiniteMDP) -> Trajectories:
     return Trajectories(states=seqs[..., 0], actions=seqs[..., 1])
 
 
-def log_dynamics(mdp: FiniteMDP, traj: Trajectories, transitions: torch.Tensor | None = None) -> torch.Tensor:
+def log_dynamics(
+    mdp: FiniteMDP, traj: Trajectories, transitions: torch.Tensor | None = None
+) -> torch.Tensor:
     """``log rho_0(s_0) + sum_t log P(s_{t+1} | s_t, a_t)`` per trajectory, shape ``(n,)``."""
     P = mdp.transitions if transitions is None else transitions
     s, a = traj.states, traj.actions
@@ -81,7 +84,9 @@ def log_policy(policy: SoftmaxPolicy, traj: Trajectories) -> torch.Tensor:
 
 def discounted_return(mdp: FiniteMDP, traj: Trajectories) -> torch.Tensor:
     """``R(tau) = sum_t gamma^t r(s_t, a_t)`` per trajectory, shape ``(n,)``."""
-    discount = mdp.gamma ** torch.arange(mdp.horizon, dtype=torch.float64, device=traj.states.device)
+    discount = mdp.gamma ** torch.arange(
+        mdp.horizon, dtype=torch.float64, device=traj.states.device
+    )
     return (mdp.rewards[traj.states, traj.actions] * discount).sum(-1)
 
 
@@ -128,6 +133,9 @@ def sample_trajectories(
 
 def to_device(mdp: FiniteMDP, device: torch.device | str) -> FiniteMDP:
     return FiniteMDP(
-        mdp.transitions.to(device), mdp.rewards.to(device), mdp.initial.to(device),
-        mdp.horizon, mdp.gamma,
+        mdp.transitions.to(device),
+        mdp.rewards.to(device),
+        mdp.initial.to(device),
+        mdp.horizon,
+        mdp.gamma,
     )

@@ -1,4 +1,4 @@
-"""Reports of a verification run: results.json for machines, a self-contained HTML page for people."""
+"""Reports of a run: results.json for machines, a self-contained HTML page for people."""
 
 from pgtheory.report.html import render_report, write_report
 from pgtheory.report.results import results_document, write_results_json

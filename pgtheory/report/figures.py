@@ -8,7 +8,7 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 plt.rcParams["svg.fonttype"] = "none"  # text stays text: small, searchable SVG
 
@@ -64,18 +64,26 @@ def deviation_plot(checks: list[dict[str, Any]]) -> str | None:
     fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(rows) + 0.9))
     ax.axvspan(-1, 1, color="#ddf4ff", zorder=0, label="+-resolution")
     ax.axvline(0, color="#57606a", lw=0.8)
-    for y, (label, est, lo, hi, colour, role) in enumerate(reversed(rows)):
+    for y, (_, est, lo, hi, colour, role) in enumerate(reversed(rows)):
         clo, chi, cest = (max(-X_LIMIT, min(X_LIMIT, v)) for v in (lo, hi, est))
         ax.plot([clo, chi], [y, y], color=colour, lw=2)
         marker = "s" if role == "negative-control" else "o"
         ax.plot([cest], [y], marker=marker, color=colour, ms=5)
         if abs(est) > X_LIMIT:
-            ax.annotate(f"{est:+.3g}", (cest, y), xytext=(-4 if est > 0 else 4, 6),
-                        textcoords="offset points", fontsize=7, color=colour,
-                        ha="right" if est > 0 else "left")
+            ax.annotate(
+                f"{est:+.3g}",
+                (cest, y),
+                xytext=(-4 if est > 0 else 4, 6),
+                textcoords="offset points",
+                fontsize=7,
+                color=colour,
+                ha="right" if est > 0 else "left",
+            )
     ax.set_yticks(range(len(rows)), [r[0] for r in reversed(rows)], fontsize=7)
     ax.set_xlim(-X_LIMIT - 0.3, X_LIMIT + 0.3)
-    ax.set_xlabel("(estimate - reference) / resolution, with the test's confidence interval", fontsize=8)
+    ax.set_xlabel(
+        "(estimate - reference) / resolution, with the test's confidence interval", fontsize=8
+    )
     ax.tick_params(axis="x", labelsize=7)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)

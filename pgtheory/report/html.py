@@ -46,13 +46,17 @@ def render_report(record: RunRecord) -> str:
         ((c["id"], e["name"], e["seconds"]) for c in claims for e in c["checks"]),
         key=lambda t: -t[2],
     )
-    return _environment().get_template("report.html.j2").render(
-        run=document,
-        claims=claims,
-        counts=[(v.value, counts[v.value]) for v in Verdict if counts[v.value]],
-        unexpected=sum(not c["as_expected"] for c in claims),
-        figures={c["id"]: deviation_plot(c["checks"]) for c in claims},
-        timings=timings,
+    return (
+        _environment()
+        .get_template("report.html.j2")
+        .render(
+            run=document,
+            claims=claims,
+            counts=[(v.value, counts[v.value]) for v in Verdict if counts[v.value]],
+            unexpected=sum(not c["as_expected"] for c in claims),
+            figures={c["id"]: deviation_plot(c["checks"]) for c in claims},
+            timings=timings,
+        )
     )
 
 

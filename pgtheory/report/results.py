@@ -21,7 +21,9 @@ def claim_document(result: ClaimResult) -> dict[str, Any]:
         "id": claim.id,
         "title": claim.title,
         "statement": claim.statement,
-        "sources": [{"file": s.file, "section": s.section, "quote": s.quote} for s in claim.sources],
+        "sources": [
+            {"file": s.file, "section": s.section, "quote": s.quote} for s in claim.sources
+        ],
         "conditions": claim.conditions,
         "reading": claim.reading,
         "expected": claim.expected.value,

@@ -1,0 +1,143 @@
+"""The data model: validation, verdict derivation, a failing check, discovery."""
+
+import textwrap
+
+import pytest
+
+from pgtheory.claim import (
+    Claim,
+    Evidence,
+    Kind,
+    Role,
+    Source,
+    Verdict,
+    check,
+    derive_verdict,
+    discover,
+    negative_control,
+    run_claim,
+    select,
+)
+from pgtheory.stats import Finding, Outcome
+
+SOURCE = (Source("000_x.txt", "S", "q"),)
+S, R, I, E = Outcome.SUPPORTS, Outcome.REFUTES, Outcome.INCONCLUSIVE, Outcome.ERROR
+
+
+def ev(outcome, role=Role.CHECK, beyond=False):
+    return Evidence("c", Kind.EXACT, role, beyond, outcome, seed=0, device="cpu", seconds=0.0)
+
+
+def ctl(outcome):
+    return ev(outcome, Role.NEGATIVE_CONTROL)
+
+
+@pytest.mark.parametrize(
+    ("evidence", "verdict"),
+    [
+        ([ev(S), ev(S), ctl(R)], Verdict.CONFIRMED),
+        ([ev(S), ev(R), ctl(R)], Verdict.REFUTED),
+        ([ev(S), ctl(S)], Verdict.INCONCLUSIVE),  # the control was not refuted: no power
+        ([ev(S), ctl(I)], Verdict.INCONCLUSIVE),
+        ([ev(I), ctl(R)], Verdict.INCONCLUSIVE),  # too wide an interval never confirms
+        ([ev(S), ev(E), ctl(R)], Verdict.INCONCLUSIVE),
+        ([ev(S), ev(R, beyond=True), ctl(R)], Verdict.CONDITIONAL),
+        ([ev(S), ev(S, beyond=True), ctl(R)], Verdict.CONFIRMED),
+        ([ev(S), ev(I, beyond=True), ctl(R)], Verdict.INCONCLUSIVE),
+        ([ev(R), ev(R, beyond=True), ctl(R)], Verdict.REFUTED),
+    ],
+)
+def test_verdict_derivation(evidence, verdict):
+    assert derive_verdict(evidence)[0] == verdict
+
+
+def _finding(outcome):
+    return lambda ctx: Finding(outcome, "fixed")
+
+
+def test_a_claim_needs_a_valid_id_a_source_and_a_negative_control():
+    checks = (check("a", Kind.EXACT, _finding(S)), negative_control("b", Kind.EXACT, _finding(R)))
+    Claim("001-ok", "t", "s", SOURCE, "c", Verdict.CONFIRMED, checks)
+    with pytest.raises(ValueError, match="NNN-slug"):
+        Claim("ok", "t", "s", SOURCE, "c", Verdict.CONFIRMED, checks)
+    with pytest.raises(ValueError, match="negative control"):
+        Claim("001-ok", "t", "s", SOURCE, "c", Verdict.CONFIRMED, checks[:1])
+    with pytest.raises(ValueError, match="source"):
+        Claim("001-ok", "t", "s", (), "c", Verdict.CONFIRMED, checks)
+
+
+def test_a_check_that_raises_makes_the_claim_inconclusive_and_others_still_run():
+    def boom(ctx):
+        raise RuntimeError("deliberate failure")
+
+    claim = Claim(
+        "001-boom",
+        "t",
+        "s",
+        SOURCE,
+        "c",
+        Verdict.CONFIRMED,
+        (
+            check("raises", Kind.EXACT, boom),
+            check("fine", Kind.EXACT, _finding(S)),
+            negative_control("ctl", Kind.EXACT, _finding(R)),
+        ),
+    )
+    result = run_claim(claim)
+    assert result.verdict == Verdict.INCONCLUSIVE
+    assert "deliberate failure" in result.evidence[0].error
+    assert [e.outcome for e in result.evidence] == [E, S, R]
+
+
+def test_each_check_gets_its_own_reproducible_generator():
+    draws = {}
+
+    def draw(name):
+        def run(ctx):
+            draws.setdefault(name, []).append(float(ctx.generator.initial_seed()))
+            return Finding(S if name != "ctl" else R, "fixed")
+
+        return run
+
+    claim = Claim(
+        "001-seeds",
+        "t",
+        "s",
+        SOURCE,
+        "c",
+        Verdict.CONFIRMED,
+        (
+            check("a", Kind.EXACT, draw("a")),
+            check("b", Kind.EXACT, draw("b")),
+            negative_control("ctl", Kind.EXACT, draw("ctl")),
+        ),
+    )
+    run_claim(claim, run_seed=1)
+    run_claim(claim, run_seed=1)
+    run_claim(claim, run_seed=2)
+    assert draws["a"][0] == draws["a"][1] != draws["a"][2]
+    assert draws["a"][0] != draws["b"][0]
+
+
+def test_discovery_of_a_user_folder(tmp_path):
+    (tmp_path / "mine.py").write_text(
+        textwrap.dedent("""
+        from pgtheory.claim import Claim, Kind, Source, Verdict, check, negative_control
+        from pgtheory.stats import exact_comparison
+
+        MINE = Claim(
+            id="042-two-plus-two", title="2 + 2 = 4", statement="2 + 2 = 4",
+            sources=(Source("mine.txt", "1", "two and two make four"),),
+            conditions="none", expected=Verdict.CONFIRMED,
+            checks=(
+                check("sum", Kind.EXACT, lambda ctx: exact_comparison(2 + 2, 4)),
+                negative_control("off by one", Kind.EXACT, lambda ctx: exact_comparison(2 + 3, 4)),
+            ),
+        )
+    """)
+    )
+    (tmp_path / "_private.py").write_text("raise RuntimeError('not a claim module')")
+    claims = discover([tmp_path])
+    assert [c.id for c in claims] == ["042-two-plus-two"]
+    assert run_claim(claims[0]).verdict == Verdict.CONFIRMED
+    assert select(claims, "two") == claims and select(claims, "three") == []
