@@ -23,6 +23,7 @@ from pgtheory.envs.finite import (
     score_sum,
     to_device,
 )
+from pgtheory.estimators import ema_of_past_rewards
 from pgtheory.policies import GaussianPolicy, SoftmaxPolicy
 from pgtheory.stats import Finding, all_hold, exact_comparison
 
@@ -230,8 +231,6 @@ def ema_baseline_mc(variant: str):
 
     def run(ctx: Context) -> Finding:
         policy = GaussianPolicy.create([0.0], 2.0, ctx.device)
-        k = torch.arange(HISTORY, dtype=torch.float64, device=ctx.device)
-        ema = (1 - EMA_WEIGHT) * EMA_WEIGHT ** (HISTORY - 1 - k)
 
         def reward(w: torch.Tensor) -> torch.Tensor:
             return -0.5 * (w - W_STAR) ** 2
@@ -240,7 +239,7 @@ def ema_baseline_mc(variant: str):
             past = reward(policy.sample(n * HISTORY, gen)[:, 0].reshape(n, HISTORY))
             w = policy.sample(n, gen)
             r = reward(w[:, 0])
-            b = past @ ema
+            b = ema_of_past_rewards(past, EMA_WEIGHT)
             if variant == "including-current":
                 b = EMA_WEIGHT * b + (1 - EMA_WEIGHT) * r
             elif variant == "action-dependent":

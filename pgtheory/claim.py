@@ -20,10 +20,16 @@ from typing import Any
 
 import torch
 
-from pgtheory.montecarlo import Sampler, derive_seed, make_generator, monte_carlo_mean_test
+from pgtheory.montecarlo import (
+    Sampler,
+    derive_seed,
+    make_generator,
+    monte_carlo_mean_test,
+    monte_carlo_ratio_test,
+)
 from pgtheory.stats import DEFAULT_FALSE_ALARM, Finding, Outcome
 
-CLAIM_ID = re.compile(r"^\d{3}-[a-z0-9][a-z0-9.-]*$")
+CLAIM_ID = re.compile(r"^\d{3}-[A-Za-z0-9][A-Za-z0-9.-]*$")
 
 
 class Verdict(str, Enum):
@@ -87,6 +93,31 @@ class Context:
             resolution=res.tolist(),
             false_alarm=false_alarm,
         )
+
+    def ratio_test(
+        self,
+        numerator: Sampler,
+        denominator: Sampler,
+        *,
+        predicted: float = 1.0,
+        alternative: str = "equal",
+        resolution: float,
+        false_alarm: float = DEFAULT_FALSE_ALARM,
+    ) -> Finding:
+        """:func:`monte_carlo_ratio_test` on this check's generator (quick tier: 2x resolution)."""
+        return monte_carlo_ratio_test(
+            numerator,
+            denominator,
+            generator=self.generator,
+            predicted=predicted,
+            alternative=alternative,
+            resolution=resolution * (2.0 if self.quick else 1.0),
+            false_alarm=false_alarm,
+        )
+
+    def cpu_generator(self) -> torch.Generator:
+        """A CPU generator on this check's seed, for exact computations on random instances."""
+        return make_generator(self.seed, "cpu")
 
 
 CheckFunction = Callable[[Context], Finding]

@@ -9,6 +9,7 @@ whatever the sample count, and nothing synchronises with the host inside the loo
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable, Sequence
 
 import torch
@@ -17,6 +18,8 @@ from pgtheory.moments import Moments
 from pgtheory.stats import (
     DEFAULT_FALSE_ALARM,
     Finding,
+    critical_z,
+    log_ratio_test,
     mean_equality_test,
     min_discrepancy_detectable_by_mean_test,
     min_samples_for_mean_test,
@@ -104,4 +107,41 @@ def monte_carlo_mean_test(
         s for s in (plan, f"detectable deviation up to {detectable:.3g}", finding.note) if s
     )
     finding.data["pilot_std"] = pilot_std.tolist()
+    return finding
+
+
+def monte_carlo_ratio_test(
+    numerator: Sampler,
+    denominator: Sampler,
+    *,
+    generator: torch.Generator,
+    predicted: float = 1.0,
+    alternative: str = "equal",
+    resolution: float,
+    false_alarm: float = DEFAULT_FALSE_ALARM,
+    pilot_samples: int = 20_000,
+    max_samples: int = 20_000_000,
+) -> Finding:
+    """:func:`log_ratio_test` of the means of two scalar samplers, with n planned per arm.
+
+    Each arm gets ``n`` samples such that its relative standard error contributes at most
+    ``resolution / (2 sqrt(2) z)``, so the interval's half-width is at most resolution / 2.
+    """
+    z = critical_z(false_alarm)
+    plans = []
+    for sampler in (numerator, denominator):
+        pilot = Moments.of(sampler(pilot_samples, generator))
+        relative_sd = float(pilot.std) / max(abs(float(pilot.mean)), 1e-300)
+        plans.append(math.ceil(8 * (z * relative_sd / resolution) ** 2))
+    n_num, n_den = (max(2, min(p, max_samples)) for p in plans)
+    finding = log_ratio_test(
+        stream_moments(numerator, n_num, generator),
+        stream_moments(denominator, n_den, generator),
+        predicted=predicted,
+        alternative=alternative,
+        resolution=resolution,
+        false_alarm=false_alarm,
+    )
+    capped = " (capped)" if max(plans) > max_samples else ""
+    finding.note += f"; planned n = {plans[0]:,} / {plans[1]:,} per arm{capped}"
     return finding

@@ -242,3 +242,64 @@ def all_hold(findings: Sequence[Finding]) -> Finding:
                 f.note = "; ".join(s for s in (f.note, f"{len(findings)} part(s) tested") if s)
                 return f
     raise ValueError("all_hold needs at least one finding")
+
+
+def log_ratio_test(
+    numerator: Moments,
+    denominator: Moments,
+    *,
+    predicted: float = 1.0,
+    alternative: str = "equal",
+    resolution: float,
+    false_alarm: float = DEFAULT_FALSE_ALARM,
+) -> Finding:
+    """Decide a statement about the ratio of two positive means from independent samples.
+
+    Typical use: the ratio of two estimators' variances, each the mean of squared deviations
+    from a known expectation. The interval is for ``log(mean_num / mean_den)`` by the delta
+    method (needs finite variances of the summands, i.e. finite fourth moments of the
+    estimators); ``resolution`` is in log units (0.1 ~ 10%).
+
+    ``alternative="equal"``: the ratio equals ``predicted`` (supports when the interval lies
+    within ``log(predicted) +- resolution`` and covers it; refutes when it excludes it).
+    ``alternative="below"``: the ratio is below ``predicted`` (supports when the whole interval
+    is below ``log(predicted)``; refutes when the ratio is at least
+    ``predicted * exp(-resolution)``, i.e. any reduction is smaller than the resolution).
+    """
+    mn, mdn = float(numerator.mean), float(denominator.mean)
+    if mn <= 0 or mdn <= 0:
+        raise ValueError("log_ratio_test needs positive means")
+    log_ratio = math.log(mn / mdn)
+    se = math.hypot(float(numerator.standard_error) / mn, float(denominator.standard_error) / mdn)
+    z = critical_z(false_alarm)
+    lo, hi = log_ratio - z * se, log_ratio + z * se
+    target = math.log(predicted)
+    if alternative == "equal":
+        if not lo <= target <= hi:
+            outcome = Outcome.REFUTES
+        elif target - resolution <= lo and hi <= target + resolution:
+            outcome = Outcome.SUPPORTS
+        else:
+            outcome = Outcome.INCONCLUSIVE
+    elif alternative == "below":
+        if hi < target:
+            outcome = Outcome.SUPPORTS
+        elif lo > target - resolution:
+            outcome = Outcome.REFUTES
+        else:
+            outcome = Outcome.INCONCLUSIVE
+    else:
+        raise ValueError(f"unknown alternative {alternative!r}")
+    return Finding(
+        outcome=outcome,
+        method=f"log ratio of means, delta-method interval ({alternative})",
+        estimate=math.exp(log_ratio),
+        reference=predicted,
+        statistic=abs(log_ratio - target) / se if se > 0 else math.inf,
+        p_value=float(2 * sps.norm.sf(abs(log_ratio - target) / se)) if se > 0 else 0.0,
+        ci=[math.exp(lo), math.exp(hi)],
+        n=numerator.count + denominator.count,
+        false_alarm=false_alarm,
+        resolution=resolution,
+        note=f"ratio {math.exp(log_ratio):.4g} (log-scale resolution {resolution:g})",
+    )

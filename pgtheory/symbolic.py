@@ -70,10 +70,15 @@ def is_zero(expr: sp.Expr, trials: int = 24, seed: int = 0) -> Finding:
     )
 
 
+def _short(expr: sp.Expr, limit: int = 160) -> str:
+    text = str(expr)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def identity_check(lhs: sp.Expr, rhs: sp.Expr, seed: int = 0) -> Finding:
     """Decide ``lhs == rhs`` as an identity in all free symbols (see :func:`is_zero`)."""
     finding = is_zero(sp.sympify(lhs) - sp.sympify(rhs), seed=seed)
-    finding.estimate, finding.reference = str(lhs), str(rhs)
+    finding.estimate, finding.reference = _short(lhs), _short(rhs)
     return finding
 
 
