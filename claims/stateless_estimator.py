@@ -35,7 +35,9 @@ sigma, sigma_z = sp.symbols("sigma sigma_z", positive=True)
 psi = sp.Symbol("psi", real=True)
 
 
-def quadratic_objective(mu_: torch.Tensor, sigma_: torch.Tensor, w_star_: float, sigma_z_: float = 0.0):
+def quadratic_objective(
+    mu_: torch.Tensor, sigma_: torch.Tensor, w_star_: float, sigma_z_: float = 0.0
+):
     """J = E[-1/2 ||w - w* - z||^2] = -1/2 (||mu - w*||^2 + d sigma^2 + d sigma_z^2) and grad J in (mu, psi)."""
     d = mu_.numel()
     value = -0.5 * (((mu_ - w_star_) ** 2).sum() + d * sigma_**2 + d * sigma_z_**2)
@@ -53,7 +55,9 @@ GH_NODES, GH_WEIGHTS = np.polynomial.hermite_e.hermegauss(160)
 GH_WEIGHTS = GH_WEIGHTS / GH_WEIGHTS.sum()
 
 
-def smoothed(loss: Callable[[np.ndarray], np.ndarray], mu_: np.ndarray, sigma_: np.ndarray) -> np.ndarray:
+def smoothed(
+    loss: Callable[[np.ndarray], np.ndarray], mu_: np.ndarray, sigma_: np.ndarray
+) -> np.ndarray:
     """E[loss(mu + sigma Z)] by Gauss-Hermite quadrature (160 nodes), broadcast over mu and sigma."""
     points = mu_[..., None] + sigma_[..., None] * GH_NODES
     return (loss(points) * GH_WEIGHTS).sum(-1)
@@ -104,17 +108,39 @@ GAUSS_OPT_LIMIT = Claim(
     title="J is maximised as mu -> w* and sigma -> 0+",
     statement=r"\pi_\theta = N(\mu, \sigma^2),\ R = -L,\ L \text{ uniquely minimised at } w^*"
     r"\ \Rightarrow\ J(\theta) \text{ is maximised as } \mu \to w^*,\ \sigma \to 0^+",
-    sources=(Source(SEED_000, "From Optimization to a Stateless RL", "approaches $w^\\*$ and the standard deviation $\\sigma$ approaches $0^+$"),),
+    sources=(
+        Source(
+            SEED_000,
+            "From Optimization to a Stateless RL",
+            "approaches $w^\\*$ and the standard deviation $\\sigma$ approaches $0^+$",
+        ),
+    ),
     conditions="Left out by the document: L continuous at w* (and integrable under the policy).",
     expected=Verdict.CONDITIONAL,
     reading="True for the quadratic example and any continuous L with a unique minimum. A unique "
     "but isolated minimum (L discontinuous at w*) satisfies the document's hypothesis, yet the "
     "Gaussian never sees it and J peaks elsewhere.",
     checks=(
-        check("quadratic L: J, dJ/dsigma = -sigma, dJ/dmu = 0 iff mu = w* (sympy)", Kind.SYMBOLIC, opt_limit_symbolic),
-        check("non-quadratic continuous L, grid over (mu, sigma) (quadrature)", Kind.EXACT, lambda ctx: argmax_of_objective(lambda x: -continuous_loss(x))),
-        beyond_conditions("unique minimum at an isolated point, L discontinuous there (quadrature)", Kind.EXACT, lambda ctx: argmax_of_objective(lambda x: -isolated_minimum_loss(x))),
-        negative_control("reward +L instead of -L (quadrature)", Kind.EXACT, lambda ctx: argmax_of_objective(continuous_loss)),
+        check(
+            "quadratic L: J, dJ/dsigma = -sigma, dJ/dmu = 0 iff mu = w* (sympy)",
+            Kind.SYMBOLIC,
+            opt_limit_symbolic,
+        ),
+        check(
+            "non-quadratic continuous L, grid over (mu, sigma) (quadrature)",
+            Kind.EXACT,
+            lambda ctx: argmax_of_objective(lambda x: -continuous_loss(x)),
+        ),
+        beyond_conditions(
+            "unique minimum at an isolated point, L discontinuous there (quadrature)",
+            Kind.EXACT,
+            lambda ctx: argmax_of_objective(lambda x: -isolated_minimum_loss(x)),
+        ),
+        negative_control(
+            "reward +L instead of -L (quadrature)",
+            Kind.EXACT,
+            lambda ctx: argmax_of_objective(continuous_loss),
+        ),
     ),
 )
 
@@ -146,7 +172,9 @@ def stochastic_objective_mc(plug_in_mean_of_z: bool):
         def sampler(n: int, gen: torch.Generator) -> torch.Tensor:
             return randomised_reward(policy.sample(n, gen), W_STAR, gen)
 
-        reference, _ = quadratic_objective(policy.mu, policy.sigma, W_STAR, 0.0 if plug_in_mean_of_z else 1.0)
+        reference, _ = quadratic_objective(
+            policy.mu, policy.sigma, W_STAR, 0.0 if plug_in_mean_of_z else 1.0
+        )
         return ctx.mean_test(sampler, float(reference), resolution=0.1)
 
     return run
@@ -157,15 +185,33 @@ STOCH_OBJECTIVE = Claim(
     title="With a stochastic reward, J = E_w E_z[R] = E_w[-L(w)]",
     statement=r"J(\theta) = \mathbb{E}_{w\sim\pi_\theta}\mathbb{E}_{z\sim D_z}[R(w,z)] = \mathbb{E}_{w}[-L(w)],"
     r"\ R = -\ell,\ L(w) = \mathbb{E}_z[\ell(w,z)]",
-    sources=(Source(SEED_000, "From Optimization to a Stateless RL", "In this stochastic reward case, the objective becomes"),),
+    sources=(
+        Source(
+            SEED_000,
+            "From Optimization to a Stateless RL",
+            "In this stochastic reward case, the objective becomes",
+        ),
+    ),
     conditions="L(w) is defined as E_z[l(w, z)]; l integrable.",
     expected=Verdict.CONFIRMED,
     reading="With L defined as the expected loss (the document's first definition), the two "
     "objectives agree by Fubini.",
     checks=(
-        check("quadratic l, Gaussian w and z (sympy.stats)", Kind.SYMBOLIC, stochastic_objective_symbolic),
-        check("mean of -l(w, z) against E_w[-L(w)] (MC)", Kind.MONTE_CARLO, stochastic_objective_mc(False)),
-        negative_control("reference with l(w, E z) in place of E_z l(w, z) (MC)", Kind.MONTE_CARLO, stochastic_objective_mc(True)),
+        check(
+            "quadratic l, Gaussian w and z (sympy.stats)",
+            Kind.SYMBOLIC,
+            stochastic_objective_symbolic,
+        ),
+        check(
+            "mean of -l(w, z) against E_w[-L(w)] (MC)",
+            Kind.MONTE_CARLO,
+            stochastic_objective_mc(False),
+        ),
+        negative_control(
+            "reference with l(w, E z) in place of E_z l(w, z) (MC)",
+            Kind.MONTE_CARLO,
+            stochastic_objective_mc(True),
+        ),
     ),
 )
 
@@ -201,8 +247,16 @@ R2_MEAN_OFFSET = Claim(
     statement=r"\ell(w,z) = \tfrac12 (w-(w^*+z))^2,\ z\sim N(0,\sigma_z^2),\ L(w) = \tfrac12 (w-w^*)^2"
     r"\ \Rightarrow\ \mathbb{E}_z[R(w,z)] = -L(w)",
     sources=(
-        Source(SEED_000, "Example Reward Formulations", "$R(w,z)$ is noisy, but $\\mathbb{E}\\_z[R(w,z)] = -L(w)$"),
-        Source(SEED_000, "Illustrative experiments: Policy Gradient for a Quadratic Loss", "A stochastic version of the loss is"),
+        Source(
+            SEED_000,
+            "Example Reward Formulations",
+            "$R(w,z)$ is noisy, but $\\mathbb{E}\\_z[R(w,z)] = -L(w)$",
+        ),
+        Source(
+            SEED_000,
+            "Illustrative experiments: Policy Gradient for a Quadratic Loss",
+            "A stochastic version of the loss is",
+        ),
     ),
     conditions="The document's own example: L(w) = 1/2 (w - w*)^2, l(w, z) = 1/2 (w - (w* + z))^2.",
     expected=Verdict.REFUTED,
@@ -212,9 +266,15 @@ R2_MEAN_OFFSET = Claim(
     checks=(
         check("E_z[R2] = -L(w) (sympy.stats)", Kind.SYMBOLIC, r2_offset_symbolic(sp.Integer(0))),
         check("mean of R2 + L against 0 (MC)", Kind.MONTE_CARLO, r2_offset_mc(0.0)),
-        check("corrected: E_z[R2] = -L(w) - sigma_z^2/2 (sympy.stats)", Kind.SYMBOLIC, r2_offset_symbolic(-(sigma_z**2) / 2)),
+        check(
+            "corrected: E_z[R2] = -L(w) - sigma_z^2/2 (sympy.stats)",
+            Kind.SYMBOLIC,
+            r2_offset_symbolic(-(sigma_z**2) / 2),
+        ),
         check("corrected: mean of R2 + L against -1/2 (MC)", Kind.MONTE_CARLO, r2_offset_mc(-0.5)),
-        negative_control("offset with the wrong sign, +sigma_z^2/2 (MC)", Kind.MONTE_CARLO, r2_offset_mc(0.5)),
+        negative_control(
+            "offset with the wrong sign, +sigma_z^2/2 (MC)", Kind.MONTE_CARLO, r2_offset_mc(0.5)
+        ),
     ),
 )
 
@@ -261,7 +321,10 @@ def pgt_stateless_symbolic(ctx: Context) -> Finding:
     J = gaussian_expectation(expect_over_z(reward), w, mu, s)
     return all_hold(
         [
-            identity_check(gaussian_expectation(expect_over_z(sp.diff(logp, p) * reward), w, mu, s), sp.diff(J, p))
+            identity_check(
+                gaussian_expectation(expect_over_z(sp.diff(logp, p) * reward), w, mu, s),
+                sp.diff(J, p),
+            )
             for p in (mu, psi)
         ]
     )
@@ -271,14 +334,32 @@ PGT_STATELESS = Claim(
     id="000-pgt-stateless",
     title="The stateless policy gradient theorem (*)",
     statement=r"\nabla_\theta J(\theta) = \mathbb{E}_{w \sim \pi_\theta, z \sim D_z}[\nabla_\theta \log \pi_\theta(w) R(w,z)]",
-    sources=(Source(SEED_000, "The Policy Gradient in a Stateless Setting", "For the stateless problem, the policy gradient is:"),),
+    sources=(
+        Source(
+            SEED_000,
+            "The Policy Gradient in a Stateless Setting",
+            "For the stateless problem, the policy gradient is:",
+        ),
+    ),
     conditions="pi_theta differentiable with a theta-independent support; R integrable.",
     expected=Verdict.CONFIRMED,
     reading="Equation (*) is the log-derivative trick with an extra expectation over z.",
     checks=(
-        check("Gaussian policy in (mu, log sigma), quadratic l (sympy.stats)", Kind.SYMBOLIC, pgt_stateless_symbolic),
-        check("d = 3, randomised reward R2 (MC)", Kind.MONTE_CARLO, score_function_gradient_mc(d=3, resolution=[0.2, 0.2, 0.2, 1.5])),
-        negative_control("mu-score (w - mu) without the 1/sigma^2 (MC)", Kind.MONTE_CARLO, score_function_gradient_mc(d=3, score_power=0, resolution=[0.2, 0.2, 0.2, 1.5])),
+        check(
+            "Gaussian policy in (mu, log sigma), quadratic l (sympy.stats)",
+            Kind.SYMBOLIC,
+            pgt_stateless_symbolic,
+        ),
+        check(
+            "d = 3, randomised reward R2 (MC)",
+            Kind.MONTE_CARLO,
+            score_function_gradient_mc(d=3, resolution=[0.2, 0.2, 0.2, 1.5]),
+        ),
+        negative_control(
+            "mu-score (w - mu) without the 1/sigma^2 (MC)",
+            Kind.MONTE_CARLO,
+            score_function_gradient_mc(d=3, score_power=0, resolution=[0.2, 0.2, 0.2, 1.5]),
+        ),
     ),
 )
 
@@ -286,17 +367,39 @@ GHAT_UNBIASED = Claim(
     id="000-ghat-unbiased",
     title="The one-sample estimator g_t is unbiased",
     statement=r"\mathbb{E}[\hat g_t] = \nabla_\theta J(\theta),\quad \hat g_t = \nabla_\theta \log \pi_\theta(w_t) R(w_t, z_t)",
-    sources=(Source(SEED_000, "Properties of the Policy Gradient Estimator", "is an unbiased estimate of $\\nabla\\_\\theta J(\\theta)$"),),
+    sources=(
+        Source(
+            SEED_000,
+            "Properties of the Policy Gradient Estimator",
+            "is an unbiased estimate of $\\nabla\\_\\theta J(\\theta)$",
+        ),
+    ),
     conditions="Left out by the document: no clipping. Every experiment of 000 clips g_t at norm 10.",
     expected=Verdict.CONDITIONAL,
     reading="The unclipped estimator is unbiased. The experiments use the clipped one, which at "
     "their initial policy N(0, 4) with w* = 5 clips most samples and is strongly biased; the "
     "text never says that unbiasedness is lost.",
     checks=(
-        check("R1 at the initial policy N(0, 4), d = 1 (MC)", Kind.MONTE_CARLO, score_function_gradient_mc(d=1, noisy=False, resolution=[0.1, 0.5])),
-        check("R2 at the initial policy N(0, 4), d = 1 (MC)", Kind.MONTE_CARLO, score_function_gradient_mc(d=1, noisy=True, resolution=[0.1, 0.5])),
-        beyond_conditions("clipped at norm 10 as in the experiments, R1 (MC)", Kind.MONTE_CARLO, score_function_gradient_mc(d=1, noisy=False, clip=10.0, resolution=[0.1, 0.5])),
-        negative_control("score with its sign flipped (MC)", Kind.MONTE_CARLO, score_function_gradient_mc(d=1, noisy=False, score_sign=-1.0, resolution=[0.1, 0.5])),
+        check(
+            "R1 at the initial policy N(0, 4), d = 1 (MC)",
+            Kind.MONTE_CARLO,
+            score_function_gradient_mc(d=1, noisy=False, resolution=[0.1, 0.5]),
+        ),
+        check(
+            "R2 at the initial policy N(0, 4), d = 1 (MC)",
+            Kind.MONTE_CARLO,
+            score_function_gradient_mc(d=1, noisy=True, resolution=[0.1, 0.5]),
+        ),
+        beyond_conditions(
+            "clipped at norm 10 as in the experiments, R1 (MC)",
+            Kind.MONTE_CARLO,
+            score_function_gradient_mc(d=1, noisy=False, clip=10.0, resolution=[0.1, 0.5]),
+        ),
+        negative_control(
+            "score with its sign flipped (MC)",
+            Kind.MONTE_CARLO,
+            score_function_gradient_mc(d=1, noisy=False, score_sign=-1.0, resolution=[0.1, 0.5]),
+        ),
     ),
 )
 
@@ -309,7 +412,10 @@ def var_formula_symbolic(ctx: Context) -> Finding:
     reward = -((X - w_star) ** 2) / 2
     J = -((mu - w_star) ** 2 + sigma**2) / 2
     findings = []
-    for score, dJ in (((X - mu) / sigma**2, sp.diff(J, mu)), (((X - mu) / sigma) ** 2 - 1, sigma * sp.diff(J, sigma))):
+    for score, dJ in (
+        ((X - mu) / sigma**2, sp.diff(J, mu)),
+        (((X - mu) / sigma) ** 2 - 1, sigma * sp.diff(J, sigma)),
+    ):
         g = score * reward
         findings.append(identity_check(sp.stats.variance(g), sp.stats.E(g**2) - dJ**2))
     return all_hold(findings)
@@ -321,7 +427,9 @@ def exact_second_moment_r1() -> tuple[torch.Tensor, torch.Tensor]:
     reward = -((X - W_STAR) ** 2) / 2
     scores = (X / INITIAL_SIGMA**2, (X / INITIAL_SIGMA) ** 2 - 1)
     second = [float(sp.stats.E((s * reward) ** 2)) for s in scores]
-    return torch.tensor(second, dtype=torch.float64), torch.tensor([W_STAR, -INITIAL_SIGMA**2], dtype=torch.float64)
+    return torch.tensor(second, dtype=torch.float64), torch.tensor(
+        [W_STAR, -(INITIAL_SIGMA**2)], dtype=torch.float64
+    )
 
 
 def var_formula_mc(subtract_square_of_mean: bool):
@@ -346,14 +454,22 @@ VAR_FORMULA = Claim(
     id="000-var-formula",
     title="Var(g) = E[(grad log pi R)^2] - (grad J)^2",
     statement=r"\mathrm{Var}(\hat g_t) = \mathbb{E}[(\nabla_\theta \log \pi_\theta(w) R(w,z))^2] - (\nabla_\theta J(\theta))^2",
-    sources=(Source(SEED_000, "Properties of the Policy Gradient Estimator", "The variance of this estimator"),),
+    sources=(
+        Source(
+            SEED_000,
+            "Properties of the Policy Gradient Estimator",
+            "The variance of this estimator",
+        ),
+    ),
     conditions="Per component (squares taken componentwise); g unbiased; finite second moments.",
     expected=Verdict.CONFIRMED,
     reading="Var X = E X^2 - (E X)^2 with E g = grad J; read componentwise (the diagonal of the covariance).",
     checks=(
         check("d = 1, R1, both components (sympy.stats)", Kind.SYMBOLIC, var_formula_symbolic),
         check("Var(g) at N(0, 4), R1 (MC, 5% resolution)", Kind.MONTE_CARLO, var_formula_mc(True)),
-        negative_control("without subtracting (grad J)^2 (MC)", Kind.MONTE_CARLO, var_formula_mc(False)),
+        negative_control(
+            "without subtracting (grad J)^2 (MC)", Kind.MONTE_CARLO, var_formula_mc(False)
+        ),
     ),
 )
 
@@ -372,7 +488,10 @@ def score_mu_symbolic(power: int):
     def run(ctx: Context) -> Finding:
         s = sp.exp(psi)
         return all_hold(
-            [identity_check(sp.diff(log_density_d(s), mi), (wi - mi) / s**power) for wi, mi in zip(ws, mus, strict=True)]
+            [
+                identity_check(sp.diff(log_density_d(s), mi), (wi - mi) / s**power)
+                for wi, mi in zip(ws, mus, strict=True)
+            ]
         )
 
     return run
@@ -382,7 +501,9 @@ def score_psi_symbolic(minus_d: bool):
     def run(ctx: Context) -> Finding:
         s = sp.exp(psi)
         squared = sum((wi - mi) ** 2 for wi, mi in zip(ws, mus, strict=True))
-        return identity_check(sp.diff(log_density_d(s), psi), squared / s**2 - (D_SYMBOLIC if minus_d else 0))
+        return identity_check(
+            sp.diff(log_density_d(s), psi), squared / s**2 - (D_SYMBOLIC if minus_d else 0)
+        )
 
     return run
 
@@ -404,7 +525,13 @@ SCORE_MU = Claim(
     id="000-score-mu",
     title="The mu-score of N(mu, sigma^2 I) is (w - mu)/sigma^2",
     statement=r"\nabla_\mu \log \pi_\theta(w) = (w-\mu)/\sigma^2",
-    sources=(Source(SEED_000, "Properties of the Policy Gradient Estimator", "The score function for $\\mu$ is"),),
+    sources=(
+        Source(
+            SEED_000,
+            "Properties of the Policy Gradient Estimator",
+            "The score function for $\\mu$ is",
+        ),
+    ),
     conditions="pi_theta = N(mu, sigma^2 I_d).",
     expected=Verdict.CONFIRMED,
     reading="Direct differentiation.",
@@ -419,7 +546,13 @@ SCORE_PSI = Claim(
     id="000-score-psi",
     title="The log-sigma score of N(mu, sigma^2 I) is ||w - mu||^2/sigma^2 - d",
     statement=r"\nabla_\psi \log \pi_\theta(w) = \|w-\mu\|^2/\sigma^2 - d,\quad \psi = \log\sigma",
-    sources=(Source(SEED_000, "Properties of the Policy Gradient Estimator", "The score for $\\psi=\\log\\sigma$ is"),),
+    sources=(
+        Source(
+            SEED_000,
+            "Properties of the Policy Gradient Estimator",
+            "The score for $\\psi=\\log\\sigma$ is",
+        ),
+    ),
     conditions="pi_theta = N(mu, sigma^2 I_d), psi = log sigma.",
     expected=Verdict.CONFIRMED,
     reading="Direct differentiation.",
@@ -454,7 +587,13 @@ E_SCORE_SQ = Claim(
     id="000-E-score-sq-d-over-sigma2",
     title="E||(w - mu)/sigma^2||^2 = d/sigma^2",
     statement=r"\mathbb{E}\big[\|w-\mu\|^2/\sigma^4\big] = d/\sigma^2",
-    sources=(Source(SEED_000, "Properties of the Policy Gradient Estimator", "contributes a factor scaling as $d/\\sigma^2$"),),
+    sources=(
+        Source(
+            SEED_000,
+            "Properties of the Policy Gradient Estimator",
+            "contributes a factor scaling as $d/\\sigma^2$",
+        ),
+    ),
     conditions="w ~ N(mu, sigma^2 I_d).",
     expected=Verdict.CONFIRMED,
     reading="Each of the d coordinates contributes sigma^2/sigma^4.",

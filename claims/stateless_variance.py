@@ -79,7 +79,13 @@ VAR_D_OVER_SIGMA2 = Claim(
     id="000-var-d-over-sigma2",
     title="Var of the mu-component scales as d/sigma^2",
     statement=r"\mathrm{Var}(\hat g_{\mu,t}) \propto d/\sigma^2 \text{ (times reward terms), unless } R \text{ diminishes as } w \to \mu",
-    sources=(Source(SEED_000, "Properties of the Policy Gradient Estimator", "can scale proportionally to $d/\\sigma^2$ multiplied by terms related to $R(w,z)$"),),
+    sources=(
+        Source(
+            SEED_000,
+            "Properties of the Policy Gradient Estimator",
+            "can scale proportionally to $d/\\sigma^2$ multiplied by terms related to $R(w,z)$",
+        ),
+    ),
     conditions="As the document says: when R(w, z) does not diminish as w -> mu (here R(mu) != 0, "
     "sigma small enough that sigma^2 << ||mu - w*||^2 / d).",
     expected=Verdict.CONFIRMED,
@@ -87,10 +93,37 @@ VAR_D_OVER_SIGMA2 = Claim(
     "baseline the centred reward is O(sigma) and the 1/sigma^2 disappears, which is the "
     "document's own caveat.",
     checks=(
-        check("exponent of sigma = -2, no baseline, d = 4 (MC, log-log fit)", Kind.MONTE_CARLO, scaling_check(SIGMAS, lambda s, dev: mu_variance_sampler(FIXED_D, s, False, dev), -2.0, 100_000)),
-        check("exponent of d = 1, no baseline, sigma = 0.003 (MC, log-log fit)", Kind.MONTE_CARLO, scaling_check(DIMS, lambda d, dev: mu_variance_sampler(int(d), FIXED_SIGMA, False, dev), 1.0, 100_000)),
-        check("caveat: with the value as baseline the exponent of sigma is 0 (MC)", Kind.MONTE_CARLO, scaling_check(SIGMAS, lambda s, dev: mu_variance_sampler(FIXED_D, s, True, dev), 0.0, 100_000)),
-        negative_control("exponent of sigma = -1 (MC, log-log fit)", Kind.MONTE_CARLO, scaling_check(SIGMAS, lambda s, dev: mu_variance_sampler(FIXED_D, s, False, dev), -1.0, 100_000)),
+        check(
+            "exponent of sigma = -2, no baseline, d = 4 (MC, log-log fit)",
+            Kind.MONTE_CARLO,
+            scaling_check(
+                SIGMAS, lambda s, dev: mu_variance_sampler(FIXED_D, s, False, dev), -2.0, 100_000
+            ),
+        ),
+        check(
+            "exponent of d = 1, no baseline, sigma = 0.003 (MC, log-log fit)",
+            Kind.MONTE_CARLO,
+            scaling_check(
+                DIMS,
+                lambda d, dev: mu_variance_sampler(int(d), FIXED_SIGMA, False, dev),
+                1.0,
+                100_000,
+            ),
+        ),
+        check(
+            "caveat: with the value as baseline the exponent of sigma is 0 (MC)",
+            Kind.MONTE_CARLO,
+            scaling_check(
+                SIGMAS, lambda s, dev: mu_variance_sampler(FIXED_D, s, True, dev), 0.0, 100_000
+            ),
+        ),
+        negative_control(
+            "exponent of sigma = -1 (MC, log-log fit)",
+            Kind.MONTE_CARLO,
+            scaling_check(
+                SIGMAS, lambda s, dev: mu_variance_sampler(FIXED_D, s, False, dev), -1.0, 100_000
+            ),
+        ),
     ),
 )
 
@@ -103,7 +136,7 @@ def baseline_variance_sampler(baseline: str, device) -> Sampler:
     ``baseline``: "none", "ema" (R - b), or "ema-added" (R + b, a sign error).
     """
     policy = GaussianPolicy.create([0.0], INITIAL_SIGMA, device)
-    grad = torch.tensor([W_STAR, -INITIAL_SIGMA**2], dtype=torch.float64, device=device)
+    grad = torch.tensor([W_STAR, -(INITIAL_SIGMA**2)], dtype=torch.float64, device=device)
 
     def sampler(n: int, gen: torch.Generator) -> torch.Tensor:
         x = policy.sample(n, gen)
@@ -135,15 +168,29 @@ BASELINE_REDUCES_VAR = Claim(
     id="000-baseline-reduces-var",
     title="The EMA baseline gives a lower-variance estimate",
     statement=r"\mathrm{tr}\,\mathrm{Var}\big(\nabla \log \pi_\theta(w)(R - b_t)\big) < \mathrm{tr}\,\mathrm{Var}\big(\nabla \log \pi_\theta(w) R\big)",
-    sources=(Source(SEED_000, "Variance Reduction", "The centered term $(R(w_t,z_t) - b_t)$ can yield a lower variance $\\hat{g}_t$."),),
+    sources=(
+        Source(
+            SEED_000,
+            "Variance Reduction",
+            "The centered term $(R(w_t,z_t) - b_t)$ can yield a lower variance $\\hat{g}_t$.",
+        ),
+    ),
     conditions="The experiments' setting: N(0, 4), R1, w* = 5; EMA weight 0.9 over past rewards "
     "(the document does not give the weight).",
     expected=Verdict.CONFIRMED,
     reading="'Can yield' is tested where the experiments start: the rewards are far from 0 "
     "there, so centring them removes most of the variance.",
     checks=(
-        check("variance ratio EMA / none below 1 (MC, ratio test)", Kind.MONTE_CARLO, variance_reduction("ema")),
-        negative_control("baseline added instead of subtracted (MC, ratio test)", Kind.MONTE_CARLO, variance_reduction("ema-added")),
+        check(
+            "variance ratio EMA / none below 1 (MC, ratio test)",
+            Kind.MONTE_CARLO,
+            variance_reduction("ema"),
+        ),
+        negative_control(
+            "baseline added instead of subtracted (MC, ratio test)",
+            Kind.MONTE_CARLO,
+            variance_reduction("ema-added"),
+        ),
     ),
 )
 
@@ -155,7 +202,7 @@ BATCH_SIZES = np.array([1, 2, 3, 4, 6, 8, 12, 16, 24, 32])
 def batch_mean_sampler(batch: int, device) -> Sampler:
     """||g_bar - grad J||^2 for the mean of ``batch`` independent samples (N(0, 4), R2)."""
     policy = GaussianPolicy.create([0.0], INITIAL_SIGMA, device)
-    grad = torch.tensor([W_STAR, -INITIAL_SIGMA**2], dtype=torch.float64, device=device)
+    grad = torch.tensor([W_STAR, -(INITIAL_SIGMA**2)], dtype=torch.float64, device=device)
 
     def sampler(n: int, gen: torch.Generator) -> torch.Tensor:
         x = policy.sample(n * batch, gen)
@@ -169,13 +216,31 @@ BATCH_VAR = Claim(
     id="000-batch-var-over-Ns",
     title="Averaging N_s samples divides the variance by N_s",
     statement=r"\mathrm{Var}(\bar g_t) = \mathrm{Var}(\hat g_t)/N_s",
-    sources=(Source(SEED_000, "Variance Reduction", "This reduces variance at the cost of $N_s$ reward evaluations per policy update."),),
+    sources=(
+        Source(
+            SEED_000,
+            "Variance Reduction",
+            "This reduces variance at the cost of $N_s$ reward evaluations per policy update.",
+        ),
+    ),
     conditions="The N_s samples are independent given theta.",
     expected=Verdict.CONFIRMED,
     reading="Variance of a mean of i.i.d. terms.",
     checks=(
-        check("exponent of N_s = -1, N(0, 4), R2 (MC, log-log fit)", Kind.MONTE_CARLO, scaling_check(BATCH_SIZES, lambda b, dev: batch_mean_sampler(int(b), dev), -1.0, 40_000)),
-        negative_control("exponent -1/2 (MC, log-log fit)", Kind.MONTE_CARLO, scaling_check(BATCH_SIZES, lambda b, dev: batch_mean_sampler(int(b), dev), -0.5, 40_000)),
+        check(
+            "exponent of N_s = -1, N(0, 4), R2 (MC, log-log fit)",
+            Kind.MONTE_CARLO,
+            scaling_check(
+                BATCH_SIZES, lambda b, dev: batch_mean_sampler(int(b), dev), -1.0, 40_000
+            ),
+        ),
+        negative_control(
+            "exponent -1/2 (MC, log-log fit)",
+            Kind.MONTE_CARLO,
+            scaling_check(
+                BATCH_SIZES, lambda b, dev: batch_mean_sampler(int(b), dev), -0.5, 40_000
+            ),
+        ),
     ),
 )
 
@@ -188,7 +253,10 @@ def clipping_against_torch(per_coordinate: bool):
 
     def run(ctx: Context) -> Finding:
         gen = ctx.cpu_generator()
-        g = torch.randn(200, 4, generator=gen, dtype=torch.float64) * torch.linspace(0.5, 20, 200, dtype=torch.float64)[:, None]
+        g = (
+            torch.randn(200, 4, generator=gen, dtype=torch.float64)
+            * torch.linspace(0.5, 20, 200, dtype=torch.float64)[:, None]
+        )
         ours = clip_by_norm(g, 10.0)
         reference = []
         for row in g:
@@ -200,7 +268,9 @@ def clipping_against_torch(per_coordinate: bool):
                 torch.nn.utils.clip_grad_norm_([p], 10.0)
             reference.append(p.grad)
         # torch divides by (norm + 1e-6): agreement to ~1e-7 relative, hence the tolerance
-        return exact_comparison(ours, torch.stack(reference), tolerance=1e-6, method="float64 against torch.nn.utils")
+        return exact_comparison(
+            ours, torch.stack(reference), tolerance=1e-6, method="float64 against torch.nn.utils"
+        )
 
     return run
 
@@ -209,13 +279,17 @@ CLIP_DEF = Claim(
     id="000-clip-def",
     title="Clipping replaces g by c g/||g|| when ||g|| > c",
     statement=r"\hat g \leftarrow c\,\hat g/\|\hat g\| \ \text{ if } \|\hat g\| > c",
-    sources=(Source(SEED_000, "Clip the gradients", "Gradient clipping replaces $\\hat{g}\\_t$ with"),),
+    sources=(
+        Source(SEED_000, "Clip the gradients", "Gradient clipping replaces $\\hat{g}\\_t$ with"),
+    ),
     conditions="Clipping by the global norm.",
     expected=Verdict.CONFIRMED,
     reading="The rule is torch's clip_grad_norm_ (up to its 1e-6 in the denominator).",
     checks=(
         check("against torch.nn.utils.clip_grad_norm_", Kind.EXACT, clipping_against_torch(False)),
-        negative_control("against per-coordinate clip_grad_value_", Kind.EXACT, clipping_against_torch(True)),
+        negative_control(
+            "against per-coordinate clip_grad_value_", Kind.EXACT, clipping_against_torch(True)
+        ),
     ),
 )
 
@@ -241,7 +315,13 @@ CLIP_NECESSARY = Claim(
     id="000-clip-necessary",
     title="The score explodes as sigma -> 0, so clipping becomes necessary",
     statement=r"\mathbb{E}\|\nabla_\mu \log\pi\|^2 = d/\sigma^2 \to \infty \ \Rightarrow\ \mathbb{E}\|\hat g\|^2 \to \infty \text{ as } \sigma \to 0",
-    sources=(Source(SEED_000, "Clip the gradients", "Since the gradient of the score function explodes as $\\sigma$ tends to zero, this becomes necessary."),),
+    sources=(
+        Source(
+            SEED_000,
+            "Clip the gradients",
+            "Since the gradient of the score function explodes as $\\sigma$ tends to zero, this becomes necessary.",
+        ),
+    ),
     conditions="Left out by the document: the reward must not vanish near the optimum (noisy "
     "rewards, or no baseline with R(w*) != 0).",
     expected=Verdict.CONDITIONAL,
@@ -249,9 +329,33 @@ CLIP_NECESSARY = Claim(
     "noisy reward R2, but with the exact reward R1 at the optimum R = -sigma^2 z^2/2 vanishes "
     "faster and E||g||^2 goes to 0 like sigma^2: clipping is not needed there.",
     checks=(
-        check("E||score||^2 ~ sigma^-2 (MC, log-log fit)", Kind.MONTE_CARLO, scaling_check(CLIP_SIGMAS, lambda s, dev: second_moment_sampler("score", s, dev), -2.0, 50_000)),
-        check("E||g||^2 ~ sigma^-2 with the noisy reward R2 at mu = w* (MC)", Kind.MONTE_CARLO, scaling_check(CLIP_SIGMAS, lambda s, dev: second_moment_sampler("R2", s, dev), -2.0, 50_000)),
-        beyond_conditions("E||g||^2 ~ sigma^-2 with the exact reward R1 at mu = w* (MC)", Kind.MONTE_CARLO, scaling_check(CLIP_SIGMAS, lambda s, dev: second_moment_sampler("R1", s, dev), -2.0, 50_000)),
-        negative_control("E||score||^2 independent of sigma (MC)", Kind.MONTE_CARLO, scaling_check(CLIP_SIGMAS, lambda s, dev: second_moment_sampler("score", s, dev), 0.0, 50_000)),
+        check(
+            "E||score||^2 ~ sigma^-2 (MC, log-log fit)",
+            Kind.MONTE_CARLO,
+            scaling_check(
+                CLIP_SIGMAS, lambda s, dev: second_moment_sampler("score", s, dev), -2.0, 50_000
+            ),
+        ),
+        check(
+            "E||g||^2 ~ sigma^-2 with the noisy reward R2 at mu = w* (MC)",
+            Kind.MONTE_CARLO,
+            scaling_check(
+                CLIP_SIGMAS, lambda s, dev: second_moment_sampler("R2", s, dev), -2.0, 50_000
+            ),
+        ),
+        beyond_conditions(
+            "E||g||^2 ~ sigma^-2 with the exact reward R1 at mu = w* (MC)",
+            Kind.MONTE_CARLO,
+            scaling_check(
+                CLIP_SIGMAS, lambda s, dev: second_moment_sampler("R1", s, dev), -2.0, 50_000
+            ),
+        ),
+        negative_control(
+            "E||score||^2 independent of sigma (MC)",
+            Kind.MONTE_CARLO,
+            scaling_check(
+                CLIP_SIGMAS, lambda s, dev: second_moment_sampler("score", s, dev), 0.0, 50_000
+            ),
+        ),
     ),
 )
