@@ -1,12 +1,10 @@
 """000: the score-function estimator in the stateless problem (Gaussian policy over w)."""
 
-import math
 from collections.abc import Callable
 
 import numpy as np
 import sympy as sp
 import torch
-from scipy import special
 
 from pgtheory.claim import (
     Claim,
@@ -18,11 +16,10 @@ from pgtheory.claim import (
     check,
     negative_control,
 )
-from pgtheory.envs.stateless import quadratic_loss, randomised_reward, sparse_reward, true_reward
+from pgtheory.envs.stateless import quadratic_loss, randomised_reward, true_reward
 from pgtheory.estimators import clip_by_norm
-from pgtheory.montecarlo import stream_moments
 from pgtheory.policies import GaussianPolicy
-from pgtheory.stats import Finding, Outcome, all_hold, exact_comparison, slope_test
+from pgtheory.stats import Finding, Outcome, all_hold, exact_comparison
 from pgtheory.symbolic import gaussian_expectation, gaussian_log_density, identity_check
 
 SEED_000 = "000_6d22ed7e183469a6.txt"
