@@ -87,7 +87,7 @@ def discounted_return(mdp: FiniteMDP, traj: Trajectories) -> torch.Tensor:
     discount = mdp.gamma ** torch.arange(
         mdp.horizon, dtype=torch.float64, device=traj.states.device
     )
-    return (mdp.rewards[traj.states, traj.actions] * discount).sum(-1)
+    return (step_rewards(mdp, traj) * discount).sum(-1)
 
 
 def score_sum(policy: SoftmaxPolicy, traj: Trajectories) -> torch.Tensor:
@@ -139,3 +139,16 @@ def to_device(mdp: FiniteMDP, device: torch.device | str) -> FiniteMDP:
         mdp.horizon,
         mdp.gamma,
     )
+
+
+def trajectory_expectation(mdp: FiniteMDP, policy: SoftmaxPolicy, fn) -> torch.Tensor:
+    """``sum_tau P(tau) fn(tau)`` by exact enumeration; ``fn(traj)`` returns ``(n, ...)``."""
+    traj = enumerate_trajectories(mdp)
+    prob = (log_dynamics(mdp, traj) + log_policy(policy, traj)).exp()
+    values = fn(traj)
+    return (prob.reshape(-1, *([1] * (values.dim() - 1))) * values).sum(0)
+
+
+def step_rewards(mdp: FiniteMDP, traj: Trajectories) -> torch.Tensor:
+    """``r(s_t, a_t)`` per step, shape ``(n, H)`` (undiscounted)."""
+    return mdp.rewards[traj.states, traj.actions]
