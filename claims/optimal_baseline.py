@@ -1,6 +1,7 @@
 """001 and 002: the variance-minimising baseline, its approximation by V, and the worked example."""
 
 from collections.abc import Callable
+from functools import partial
 
 import sympy as sp
 import torch
@@ -471,6 +472,21 @@ EZ_CONST_IN_B = Claim(
 # --- 002-opt-baseline: whole trajectories, one baseline per parameter --------------------------
 
 
+def score_reward_moments(mdp, policy: SoftmaxPolicy) -> torch.Tensor:
+    """E[g^2], E[g^2 r], E[g^2 r^2], E[g r] per component (rows), g = sum_t grad log pi, exact."""
+
+    def moments(traj):
+        g, r = score_sum(policy, traj), discounted_return(mdp, traj)[:, None]
+        return torch.stack([g**2, g**2 * r, g**2 * r**2, g * r], -1)
+
+    return trajectory_expectation(mdp, policy, moments)
+
+
+def component_variance(b: float, e_g2: float, e_g2r: float, e_g2r2: float, e_gr: float) -> float:
+    """Var[g_k (r - b)] from the exact moments."""
+    return e_g2r2 - 2 * b * e_g2r + b**2 * e_g2 - e_gr**2
+
+
 def per_component_argmin(formula: str):
     """Exact, on 5 random MDPs (S=3, A=2, H=3): each component's baseline against the numerical
     argmin of Var[g_k (r - b)], g = sum_t grad log pi. ``formula``: "g2" (002's E[g^2 r]/E[g^2])
@@ -482,22 +498,14 @@ def per_component_argmin(formula: str):
         for _ in range(5):
             mdp = random_mdp(3, 2, 3, gen)
             policy = SoftmaxPolicy(torch.randn(3, 2, generator=gen, dtype=torch.float64))
-
-            def moments(traj):
-                g, r = score_sum(policy, traj), discounted_return(mdp, traj)[:, None]
-                return torch.stack([g**2, g**2 * r, g**2 * r**2, g * r, g], -1)
-
-            E = trajectory_expectation(mdp, policy, moments)  # (S*A, 5)
-            e_g2, e_g2r, e_g2r2, e_gr = E[:, 0], E[:, 1], E[:, 2], E[:, 3]
-            for k in range(E.shape[0]):
-
-                def var(b, k=k):
-                    return float(e_g2r2[k] - 2 * b * e_g2r[k] + b**2 * e_g2[k] - e_gr[k] ** 2)
-
+            for e_g2, e_g2r, e_g2r2, e_gr in score_reward_moments(mdp, policy).tolist():
+                variance = partial(
+                    component_variance, e_g2=e_g2, e_g2r=e_g2r, e_g2r2=e_g2r2, e_gr=e_gr
+                )
                 argmin = minimize_scalar(
-                    var, bounds=(-100, 100), method="bounded", options={"xatol": 1e-12}
+                    variance, bounds=(-100, 100), method="bounded", options={"xatol": 1e-12}
                 ).x
-                formula_b = e_g2r[k] / e_g2[k] if formula == "g2" else e_gr[k] / e_g2[k]
+                formula_b = e_g2r / e_g2 if formula == "g2" else e_gr / e_g2
                 findings.append(exact_comparison(formula_b, argmin, tolerance=1e-6))
         return all_hold(findings)
 
