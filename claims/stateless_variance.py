@@ -17,20 +17,12 @@ from pgtheory.claim import (
 )
 from pgtheory.envs.stateless import randomised_reward, true_reward
 from pgtheory.estimators import clip_by_norm, ema_of_past_rewards
-from pgtheory.montecarlo import Sampler, stream_moments
+from pgtheory.montecarlo import Sampler
 from pgtheory.policies import GaussianPolicy
-from pgtheory.stats import Finding, exact_comparison, slope_test
+from pgtheory.stats import Finding, exact_comparison
 
 SEED_000 = "000_6d22ed7e183469a6.txt"
 W_STAR, INITIAL_SIGMA, EMA_WEIGHT, HISTORY = 5.0, 2.0, 0.9, 30
-#: Scaling laws are decided on 10 grid points; 1e-4 keeps Student's t quantile moderate (8 df).
-SCALING_FALSE_ALARM = 1e-4
-
-
-def mean_curve(ctx: Context, samplers: list[Sampler], n: int) -> list[float]:
-    """The sample mean of each sampler (n samples each, a quarter in the quick tier)."""
-    n = n // 4 if ctx.quick else n
-    return [float(stream_moments(s, n, ctx.generator).mean) for s in samplers]
 
 
 def scaling_check(
@@ -38,15 +30,9 @@ def scaling_check(
     make_sampler: Callable[[float, torch.device], Sampler],
     predicted: float,
     n: int,
-    resolution: float = 0.1,
 ) -> Callable[[Context], Finding]:
-    """Fit log E[sample] against log x over the grid ``xs`` and test the slope against ``predicted``."""
-
-    def run(ctx: Context) -> Finding:
-        ys = mean_curve(ctx, [make_sampler(float(x), ctx.device) for x in xs], n)
-        return slope_test(xs, ys, predicted, resolution=resolution, false_alarm=SCALING_FALSE_ALARM)
-
-    return run
+    """Fit log E[sample] against log x over the grid ``xs``; test the slope against ``predicted``."""
+    return lambda ctx: ctx.scaling_test(make_sampler, xs, predicted, samples_per_point=n)
 
 
 # --- 000-var-d-over-sigma2 -------------------------------------------------------------------

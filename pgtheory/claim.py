@@ -26,6 +26,7 @@ from pgtheory.montecarlo import (
     make_generator,
     monte_carlo_mean_test,
     monte_carlo_ratio_test,
+    monte_carlo_scaling_test,
 )
 from pgtheory.stats import DEFAULT_FALSE_ALARM, Finding, Outcome
 
@@ -113,6 +114,26 @@ class Context:
             alternative=alternative,
             resolution=resolution * (2.0 if self.quick else 1.0),
             false_alarm=false_alarm,
+        )
+
+    def scaling_test(
+        self,
+        make_sampler: Callable[[float, torch.device], Sampler],
+        xs: Sequence[float],
+        predicted: float,
+        *,
+        samples_per_point: int,
+        resolution: float = 0.1,
+    ) -> Finding:
+        """:func:`monte_carlo_scaling_test` on this check's generator and device (quick tier:
+        a quarter of the samples per point)."""
+        return monte_carlo_scaling_test(
+            lambda x: make_sampler(x, self.device),
+            xs,
+            predicted,
+            generator=self.generator,
+            samples_per_point=samples_per_point // 4 if self.quick else samples_per_point,
+            resolution=resolution,
         )
 
     def cpu_generator(self) -> torch.Generator:

@@ -23,6 +23,7 @@ from pgtheory.stats import (
     mean_equality_test,
     min_discrepancy_detectable_by_mean_test,
     min_samples_for_mean_test,
+    slope_test,
 )
 
 Sampler = Callable[[int, torch.Generator], torch.Tensor]
@@ -144,4 +145,29 @@ def monte_carlo_ratio_test(
     )
     capped = " (capped)" if max(plans) > max_samples else ""
     finding.note += f"; planned n = {plans[0]:,} / {plans[1]:,} per arm{capped}"
+    return finding
+
+
+def monte_carlo_scaling_test(
+    make_sampler: Callable[[float], Sampler],
+    xs: Sequence[float],
+    predicted: float,
+    *,
+    generator: torch.Generator,
+    samples_per_point: int,
+    resolution: float = 0.1,
+    false_alarm: float = 1e-4,
+) -> Finding:
+    """Decide ``E[sample(x)] ~ C x**predicted`` over the grid ``xs`` by a log-log fit.
+
+    Each grid point's mean comes from ``samples_per_point`` samples; their Monte Carlo noise
+    enters the regression residuals and so the slope's interval. The default false-alarm
+    rate is 1e-4 because Student's t quantiles with few degrees of freedom grow fast
+    (10 points: t(5e-5, 8) ~ 8).
+    """
+    ys = [
+        float(stream_moments(make_sampler(float(x)), samples_per_point, generator).mean) for x in xs
+    ]
+    finding = slope_test(xs, ys, predicted, resolution=resolution, false_alarm=false_alarm)
+    finding.note = f"{len(xs)} grid points x {samples_per_point:,} samples"
     return finding
