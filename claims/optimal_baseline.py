@@ -250,7 +250,7 @@ OPT_BASELINE_IS_V = Claim(
         Source(
             SEED_001,
             "C. Optimal Baseline Derivation",
-            "It's important to note that this is not an exact result, but rather a pragmatic workaround.",
+            "this is not an exact result, but rather a pragmatic workaround.",
         ),
     ),
     conditions="Appendix C: g^2 not strongly correlated with R. The main text states the result "

@@ -73,8 +73,16 @@ VAR_SCALES_WITH_REWARD = Claim(
     expected=Verdict.CONFIRMED,
     reading="Quadratically, since the estimator is linear in the rewards.",
     checks=(
-        check("exponent of c = 2, random MDP (MC, log-log fit)", Kind.MONTE_CARLO, lambda ctx: scaled_reward_variance(ctx, 2.0)),
-        negative_control("exponent of c = 1 (MC, log-log fit)", Kind.MONTE_CARLO, lambda ctx: scaled_reward_variance(ctx, 1.0)),
+        check(
+            "exponent of c = 2, random MDP (MC, log-log fit)",
+            Kind.MONTE_CARLO,
+            lambda ctx: scaled_reward_variance(ctx, 2.0),
+        ),
+        negative_control(
+            "exponent of c = 1 (MC, log-log fit)",
+            Kind.MONTE_CARLO,
+            lambda ctx: scaled_reward_variance(ctx, 1.0),
+        ),
     ),
 )
 
@@ -90,7 +98,11 @@ def shifted_expectation_exact(ctx: Context) -> Finding:
     return all_hold(
         [
             exact_comparison(
-                trajectory_expectation(mdp, policy, lambda t, c=c: score_sum(policy, t) * (discounted_return(mdp, t) + c)[:, None]),
+                trajectory_expectation(
+                    mdp,
+                    policy,
+                    lambda t, c=c: score_sum(policy, t) * (discounted_return(mdp, t) + c)[:, None],
+                ),
                 grad,
             )
             for c in SHIFTS
@@ -137,15 +149,31 @@ CONSTANT_SHIFT = Claim(
     id="002-constant-shift-changes-estimate",
     title="Adding a constant to all rewards changes the sample estimate, not its expectation",
     statement=r"\hat g_c = \tfrac1N\sum_i g(\tau_i)(r(\tau_i) + c) \ne \hat g_0 \text{ in general, while } \mathbb{E}[\hat g_c] = \nabla_\theta J",
-    sources=(Source(SEED_002, "4.1. The Problem", "Adding a constant to all rewards affects sample estimates."),),
+    sources=(
+        Source(
+            SEED_002,
+            "4.1. The Problem",
+            "Adding a constant to all rewards affects sample estimates.",
+        ),
+    ),
     conditions="A constant shift c of every reward (equivalently of r(tau)); on-policy samples.",
     expected=Verdict.CONFIRMED,
     reading="The estimate moves by c times the batch mean of g, which is zero only in "
     "expectation: the mean is unchanged and the spread grows with c.",
     checks=(
-        check("expectation unchanged for c in {0, 10, 100} (exact enumeration)", Kind.EXACT, shifted_expectation_exact),
-        check("batch of 10: Var with r below Var with r + 10 (MC, ratio test)", Kind.MONTE_CARLO, shift_changes_estimates),
-        negative_control("mean of g (r + 10) against grad J + 10 (MC)", Kind.MONTE_CARLO, shift_leaks_into_mean),
+        check(
+            "expectation unchanged for c in {0, 10, 100} (exact enumeration)",
+            Kind.EXACT,
+            shifted_expectation_exact,
+        ),
+        check(
+            "batch of 10: Var with r below Var with r + 10 (MC, ratio test)",
+            Kind.MONTE_CARLO,
+            shift_changes_estimates,
+        ),
+        negative_control(
+            "mean of g (r + 10) against grad J + 10 (MC)", Kind.MONTE_CARLO, shift_leaks_into_mean
+        ),
     ),
 )
 
@@ -162,7 +190,9 @@ def sigma_score_symbolic(ctx: Context) -> Finding:
     logp = gaussian_log_density(a, k * s, sigma)
     by_sigma = gaussian_expectation(sp.diff(logp, sigma) ** 2, a, k * s, sigma)
     by_log_sigma = gaussian_expectation((sigma * sp.diff(logp, sigma)) ** 2, a, k * s, sigma)
-    return all_hold([identity_check(by_sigma, 2 / sigma**2), identity_check(by_log_sigma, sp.Integer(2))])
+    return all_hold(
+        [identity_check(by_sigma, 2 / sigma**2), identity_check(by_log_sigma, sp.Integer(2))]
+    )
 
 
 def sigma_gradient_second_moment(parametrisation: str):
@@ -182,14 +212,25 @@ def sigma_gradient_second_moment(parametrisation: str):
 
 
 def conditioning_check(parametrisation: str, predicted: float):
-    return lambda ctx: ctx.scaling_test(sigma_gradient_second_moment(parametrisation), CONDITIONING_SIGMAS, predicted, samples_per_point=40_000)
+    return lambda ctx: ctx.scaling_test(
+        sigma_gradient_second_moment(parametrisation),
+        CONDITIONING_SIGMAS,
+        predicted,
+        samples_per_point=40_000,
+    )
 
 
 SIGMA_CONDITIONING = Claim(
     id="002-sigma-conditioning",
     title="In N(k s, sigma), a small sigma exaggerates the gradient with respect to sigma",
     statement=r"a \sim N(k s, \sigma^2):\ \mathbb{E}\big[(\partial_\sigma \log\pi\, r)^2\big] \propto \sigma^{-2} \text{ as } \sigma \to 0",
-    sources=(Source(SEED_002, "8.1. Poor Conditioning in Continuous Action Spaces", "exaggerates gradient wrt $\\sigma$"),),
+    sources=(
+        Source(
+            SEED_002,
+            "8.1. Poor Conditioning in Continuous Action Spaces",
+            "exaggerates gradient wrt $\\sigma$",
+        ),
+    ),
     conditions="Left out by the document: the parametrisation. True with sigma itself as the "
     "parameter; with log sigma the score d log pi / d log sigma = eps^2 - 1 does not grow.",
     expected=Verdict.CONDITIONAL,
@@ -197,10 +238,24 @@ SIGMA_CONDITIONING = Claim(
     "1/sigma while its mean (-2 sigma for r = -(a - a*)^2) shrinks. Parametrising by log sigma "
     "removes the blow-up, which is why 000 and most implementations use it.",
     checks=(
-        check("E[(d log pi/d sigma)^2] = 2/sigma^2 (sympy.stats)", Kind.SYMBOLIC, sigma_score_symbolic),
-        check("E[g_sigma^2] ~ sigma^-2, sigma parameter (MC, log-log fit)", Kind.MONTE_CARLO, conditioning_check("sigma", -2.0)),
-        beyond_conditions("E[g_psi^2] ~ sigma^-2 with psi = log sigma (MC, log-log fit)", Kind.MONTE_CARLO, conditioning_check("log-sigma", -2.0)),
-        negative_control("E[g_sigma^2] independent of sigma (MC, log-log fit)", Kind.MONTE_CARLO, conditioning_check("sigma", 0.0)),
+        check(
+            "E[(d log pi/d sigma)^2] = 2/sigma^2 (sympy.stats)", Kind.SYMBOLIC, sigma_score_symbolic
+        ),
+        check(
+            "E[g_sigma^2] ~ sigma^-2, sigma parameter (MC, log-log fit)",
+            Kind.MONTE_CARLO,
+            conditioning_check("sigma", -2.0),
+        ),
+        beyond_conditions(
+            "E[g_psi^2] ~ sigma^-2 with psi = log sigma (MC, log-log fit)",
+            Kind.MONTE_CARLO,
+            conditioning_check("log-sigma", -2.0),
+        ),
+        negative_control(
+            "E[g_sigma^2] independent of sigma (MC, log-log fit)",
+            Kind.MONTE_CARLO,
+            conditioning_check("sigma", 0.0),
+        ),
     ),
 )
 
@@ -232,7 +287,9 @@ def pseudo_loss_gradient_mc(scale: float, sign: float = 1.0, resolution: float =
         def sampler(n: int, gen: torch.Generator) -> torch.Tensor:
             traj = sample_trajectories(mdp, policy, n * PSEUDO_BATCH, gen)
             q = discounted_reward_to_go(step_rewards(mdp, traj), 1.0)
-            per_traj = (policy.score(traj.states, traj.actions) * q[..., None, None]).sum(1).flatten(1)
+            per_traj = (
+                (policy.score(traj.states, traj.actions) * q[..., None, None]).sum(1).flatten(1)
+            )
             return sign * scale * per_traj.reshape(n, PSEUDO_BATCH, -1).sum(1)
 
         return ctx.mean_test(sampler, grad.cpu(), resolution=resolution)
@@ -244,17 +301,39 @@ PSEUDO_LOSS = Claim(
     id="002-pseudo-loss",
     title="Autodiff of the pseudo-loss sum log pi * Q recovers the policy gradient",
     statement=r"\nabla_\theta \tilde J = \nabla_\theta J \text{ in expectation},\quad \tilde J = \sum_{i} \sum_{t} \log \pi(a_{i,t}|s_{i,t}) \cdot Q_{i,t}",
-    sources=(Source(SEED_002, "7.2. Pseudo-Loss for Autodiff", "When autodiff differentiates $\\tilde{J}$, it recovers the true policy gradient."),),
+    sources=(
+        Source(
+            SEED_002,
+            "7.2. Pseudo-Loss for Autodiff",
+            "When autodiff differentiates $\\tilde{J}$, it recovers the true policy gradient.",
+        ),
+    ),
     conditions="Q_{i,t} (reward-to-go) held constant under differentiation; N sampled trajectories.",
     expected=Verdict.REFUTED,
     reading="Autodiff does return sum_i sum_t grad log pi Q_it, but the pseudo-loss as written "
     "sums over the N trajectories without 1/N, so its gradient estimates N grad J (8 grad J "
     "here). With 1/N, as in the lecture's slides, it is unbiased.",
     checks=(
-        check("autograd of J~ equals sum grad log pi * Q (exact, 16 trajectories)", Kind.EXACT, pseudo_loss_autograd_exact),
-        check("E[grad J~] = grad J, N = 8 (MC)", Kind.MONTE_CARLO, pseudo_loss_gradient_mc(1.0, resolution=0.8)),
-        check("corrected: E[grad J~ / N] = grad J (MC)", Kind.MONTE_CARLO, pseudo_loss_gradient_mc(1.0 / PSEUDO_BATCH)),
-        negative_control("J~ / N with -log pi (MC)", Kind.MONTE_CARLO, pseudo_loss_gradient_mc(1.0 / PSEUDO_BATCH, sign=-1.0)),
+        check(
+            "autograd of J~ equals sum grad log pi * Q (exact, 16 trajectories)",
+            Kind.EXACT,
+            pseudo_loss_autograd_exact,
+        ),
+        check(
+            "E[grad J~] = grad J, N = 8 (MC)",
+            Kind.MONTE_CARLO,
+            pseudo_loss_gradient_mc(1.0, resolution=0.8),
+        ),
+        check(
+            "corrected: E[grad J~ / N] = grad J (MC)",
+            Kind.MONTE_CARLO,
+            pseudo_loss_gradient_mc(1.0 / PSEUDO_BATCH),
+        ),
+        negative_control(
+            "J~ / N with -log pi (MC)",
+            Kind.MONTE_CARLO,
+            pseudo_loss_gradient_mc(1.0 / PSEUDO_BATCH, sign=-1.0),
+        ),
     ),
 )
 
@@ -293,13 +372,31 @@ WEIGHTED_MLE = Claim(
     title="The policy gradient is a reward-weighted maximum-likelihood gradient",
     statement=r"\nabla_\theta J \approx \frac1N \sum_i r(\tau_i)\, \nabla_\theta \log P_\theta(\tau_i)"
     r" \quad\text{vs. MLE: } \frac1N \sum_i \nabla_\theta \log P_\theta(\tau_i)",
-    sources=(Source(SEED_002, "3.1. Comparison to Maximum Likelihood", "Policy gradient **weights** log probs by total reward."),),
+    sources=(
+        Source(
+            SEED_002,
+            "3.1. Comparison to Maximum Likelihood",
+            "Policy gradient **weights** log probs by total reward.",
+        ),
+    ),
     conditions="On-policy samples; each trajectory weighted by its own return.",
     expected=Verdict.CONFIRMED,
     reading="Algebraically the same gradient; in expectation it is grad J.",
     checks=(
-        check("autograd of the weighted log-likelihood = REINFORCE estimate (exact)", Kind.EXACT, weighted_likelihood_autograd_exact),
-        check("weighted MLE gradient is unbiased for grad J (MC)", Kind.MONTE_CARLO, weighted_likelihood_mc(False)),
-        negative_control("rewards paired with the wrong trajectories (MC)", Kind.MONTE_CARLO, weighted_likelihood_mc(True)),
+        check(
+            "autograd of the weighted log-likelihood = REINFORCE estimate (exact)",
+            Kind.EXACT,
+            weighted_likelihood_autograd_exact,
+        ),
+        check(
+            "weighted MLE gradient is unbiased for grad J (MC)",
+            Kind.MONTE_CARLO,
+            weighted_likelihood_mc(False),
+        ),
+        negative_control(
+            "rewards paired with the wrong trajectories (MC)",
+            Kind.MONTE_CARLO,
+            weighted_likelihood_mc(True),
+        ),
     ),
 )

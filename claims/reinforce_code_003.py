@@ -1,0 +1,633 @@
+"""003: the score-function trick, softmax and linear-softmax formulas, the Bernoulli/BCE loss,
+differentiable simulators, and the returns helper of the CartPole program."""
+
+import torch
+
+from pgtheory.claim import (
+    Claim,
+    Context,
+    Kind,
+    Source,
+    Verdict,
+    beyond_conditions,
+    check,
+    negative_control,
+)
+from pgtheory.envs.finite import (
+    FiniteMDP,
+    discounted_return,
+    exact_policy_gradient,
+    log_dynamics,
+    log_policy,
+    random_mdp,
+    score_sum,
+    step_rewards,
+    trajectory_expectation,
+)
+from pgtheory.estimators import discounted_reward_to_go
+from pgtheory.policies import SoftmaxPolicy
+from pgtheory.stats import Finding, Outcome, all_hold, exact_comparison
+
+SEED_003 = "003_406e58457e86a039.txt"
+SOFTMAX_SECTION = "Illustration: Softmax Policy for Discrete Actions"
+
+# --- 003-score-function-trick ------------------------------------------------------------------
+
+
+def score_function_trick_exact(drop_log: bool):
+    """sum_tau P(tau) R(tau) grad log P(tau) against grad J, five random MDPs (S=3, A=2, H=3);
+    ``drop_log`` uses grad P(tau) = P(tau) grad log P(tau) in place of grad log P(tau)."""
+
+    def run(ctx: Context) -> Finding:
+        gen = ctx.cpu_generator()
+        findings = []
+        for _ in range(5):
+            mdp = random_mdp(3, 2, 3, gen)
+            logits = torch.randn(3, 2, generator=gen, dtype=torch.float64)
+            policy = SoftmaxPolicy(logits)
+
+            def weighted_score(traj, mdp=mdp, policy=policy):
+                weight = discounted_return(mdp, traj)
+                if drop_log:  # grad P = P grad log P: weight by P(tau) once more
+                    weight = weight * (log_dynamics(mdp, traj) + log_policy(policy, traj)).exp()
+                return score_sum(policy, traj) * weight[:, None]
+
+            findings.append(
+                exact_comparison(
+                    trajectory_expectation(mdp, policy, weighted_score),
+                    exact_policy_gradient(mdp, logits),
+                )
+            )
+        return all_hold(findings)
+
+    return run
+
+
+SCORE_FUNCTION_TRICK = Claim(
+    id="003-score-function-trick",
+    title="Pull the gradient outside the sampling: grad J = E[R(tau) grad log pi(tau)]",
+    statement=r"\nabla_\theta J(\theta) = \mathbb{E}_{\tau\sim\pi_\theta}[R(\tau)\,\nabla_\theta \log \pi_\theta(\tau)]",
+    sources=(
+        Source(
+            SEED_003,
+            "First trick: Pull the gradient outside the sampling process.",
+            "Through the log trick",
+        ),
+    ),
+    conditions="Finite trajectories; dynamics independent of theta.",
+    expected=Verdict.CONFIRMED,
+    reading="The log-derivative trick at the level of trajectories.",
+    checks=(
+        check(
+            "five random MDPs (exact enumeration)", Kind.EXACT, score_function_trick_exact(False)
+        ),
+        negative_control(
+            "grad P(tau) in place of grad log P(tau) (exact enumeration)",
+            Kind.EXACT,
+            score_function_trick_exact(True),
+        ),
+    ),
+)
+
+# --- softmax and linear softmax ----------------------------------------------------------------
+
+A, D = 4, 3
+
+
+def random_logits(ctx: Context) -> torch.Tensor:
+    return 2 * torch.randn(A, generator=ctx.cpu_generator(), dtype=torch.float64)
+
+
+def log_softmax_formula(with_log: bool):
+    def run(ctx: Context) -> Finding:
+        z = random_logits(ctx)
+        normaliser = torch.log(torch.exp(z).sum()) if with_log else torch.exp(z).sum()
+        return exact_comparison(
+            z - normaliser, torch.log_softmax(z, 0), method="formula against torch.log_softmax"
+        )
+
+    return run
+
+
+SOFTMAX_LOGPROB = Claim(
+    id="003-softmax-logprob",
+    title="log pi_i = z_i - log sum_j exp(z_j)",
+    statement=r"\log(\pi_i) = z_i - \log\Big(\sum_j e^{z_j}\Big)",
+    sources=(
+        Source(SEED_003, SOFTMAX_SECTION, r"\log(\pi_i) = z_i - \log\left(\sum_j e^{z_j}\right)"),
+    ),
+    conditions="pi = softmax(z).",
+    expected=Verdict.CONFIRMED,
+    reading="Definition of the softmax.",
+    checks=(
+        check("formula against torch.log_softmax, 4 logits", Kind.EXACT, log_softmax_formula(True)),
+        negative_control(
+            "without the log of the normaliser", Kind.EXACT, log_softmax_formula(False)
+        ),
+    ),
+)
+
+
+def softmax_score_formula(wrong_index: bool):
+    """d log pi_i / d z_k = 1 - pi_i (k = i), -pi_k (k != i), for every i, against autograd."""
+
+    def run(ctx: Context) -> Finding:
+        z = random_logits(ctx)
+        pi = torch.softmax(z, 0)
+        formula = torch.stack(
+            [
+                torch.stack(
+                    [
+                        (1 - pi[i]) if k == i else -(pi[i] if wrong_index else pi[k])
+                        for k in range(A)
+                    ]
+                )
+                for i in range(A)
+            ]
+        )
+        theta = z.clone().requires_grad_(True)
+        autograd = torch.autograd.functional.jacobian(lambda t: torch.log_softmax(t, 0), theta)
+        return exact_comparison(formula, autograd, method="formula against autograd")
+
+    return run
+
+
+SOFTMAX_SCORE = Claim(
+    id="003-softmax-score",
+    title="d log pi_i / d z_k = 1 - pi_i if k = i, else -pi_k",
+    statement=r"\frac{\partial \log \pi_i}{\partial z_k} = \begin{cases}1 - \pi_i & k = i\\ -\pi_k & k \ne i\end{cases}",
+    sources=(Source(SEED_003, SOFTMAX_SECTION, "The gradient with respect to each logit"),),
+    conditions="pi = softmax(z).",
+    expected=Verdict.CONFIRMED,
+    reading="Differentiate the log-softmax.",
+    checks=(
+        check("all i, k against autograd", Kind.EXACT, softmax_score_formula(False)),
+        negative_control(
+            "-pi_i instead of -pi_k off the diagonal", Kind.EXACT, softmax_score_formula(True)
+        ),
+    ),
+)
+
+
+def linear_softmax_case(ctx: Context) -> tuple[torch.Tensor, torch.Tensor, int]:
+    gen = ctx.cpu_generator()
+    theta = torch.randn(A, D, generator=gen, dtype=torch.float64)
+    s = torch.randn(D, generator=gen, dtype=torch.float64)
+    return theta, s, 2
+
+
+def linear_log_prob(theta: torch.Tensor, s: torch.Tensor, i: int) -> torch.Tensor:
+    return torch.log_softmax(theta @ s, 0)[i]
+
+
+def linear_softmax_score_formula(with_state: bool):
+    """d log pi(i|s) / d theta_k = s (1 - pi(i|s)) for k = i, -s pi(k|s) otherwise."""
+
+    def run(ctx: Context) -> Finding:
+        theta, s, i = linear_softmax_case(ctx)
+        pi = torch.softmax(theta @ s, 0)
+        feature = s if with_state else torch.ones_like(s)
+        formula = torch.stack([feature * ((1 - pi[i]) if k == i else -pi[k]) for k in range(A)])
+        autograd = torch.autograd.functional.jacobian(lambda t: linear_log_prob(t, s, i), theta)
+        return exact_comparison(formula, autograd, method="formula against autograd")
+
+    return run
+
+
+LINEAR_SOFTMAX_SCORE = Claim(
+    id="003-linear-softmax-score",
+    title="Linear softmax: d log pi(i|s)/d theta_k = s (1 - pi(i|s)) or -s pi(k|s)",
+    statement=r"\frac{\partial \log \pi_\theta(i|s)}{\partial \theta_k} = \begin{cases} s(1-\pi_\theta(i|s)) & k = i\\ -s\,\pi_\theta(k|s) & k \ne i\end{cases}",
+    sources=(Source(SEED_003, SOFTMAX_SECTION, "Derivative w.r.t parameters"),),
+    conditions="z_a(s) = theta_a^T s.",
+    expected=Verdict.CONFIRMED,
+    reading="Chain rule through z = theta s.",
+    checks=(
+        check(
+            "4 actions, 3 features, against autograd",
+            Kind.EXACT,
+            linear_softmax_score_formula(True),
+        ),
+        negative_control("without the factor s", Kind.EXACT, linear_softmax_score_formula(False)),
+    ),
+)
+
+
+def linear_softmax_update(wrong_sign: bool):
+    """One SGD step (lr alpha) on the loss -R log pi(a_t|s_t) against the printed updates."""
+
+    def run(ctx: Context) -> Finding:
+        theta, s, a = linear_softmax_case(ctx)
+        alpha, ret = 0.1, 2.5
+        pi = torch.softmax(theta @ s, 0)
+        printed = theta.clone()
+        for k in range(A):
+            if k == a:
+                printed[k] += alpha * ret * (1 - pi[a]) * s
+            else:
+                printed[k] += (1 if wrong_sign else -1) * alpha * ret * pi[k] * s
+        param = torch.nn.Parameter(theta.clone())
+        optimiser = torch.optim.SGD([param], lr=alpha)
+        (-ret * linear_log_prob(param, s, a)).backward()
+        optimiser.step()
+        return exact_comparison(
+            printed, param.detach(), method="printed update against torch.optim.SGD"
+        )
+
+    return run
+
+
+LINEAR_SOFTMAX_UPDATES = Claim(
+    id="003-linear-softmax-updates",
+    title="The linear-softmax REINFORCE updates for the chosen and the other actions",
+    statement=r"\theta_{a_t} \leftarrow \theta_{a_t} + \alpha R_t (1 - \pi_\theta(a_t|s_t)) s_t,\quad \theta_k \leftarrow \theta_k - \alpha R_t \pi_\theta(k|s_t) s_t",
+    sources=(Source(SEED_003, SOFTMAX_SECTION, "The update rule for the parameters"),),
+    conditions="A single step with return R_t, learning rate alpha, gradient ascent.",
+    expected=Verdict.CONFIRMED,
+    reading="Gradient ascent on R_t log pi, i.e. SGD on -R_t log pi.",
+    checks=(
+        check(
+            "printed updates against one torch SGD step", Kind.EXACT, linear_softmax_update(False)
+        ),
+        negative_control(
+            "other actions updated with + instead of -", Kind.EXACT, linear_softmax_update(True)
+        ),
+    ),
+)
+
+
+def parallel_to_state(trajectory: bool):
+    """Each block d log pi / d theta_k against its projection on s (single step), or, for the
+    control, the gradient of a 3-step trajectory summed over different states against s_0."""
+
+    def run(ctx: Context) -> Finding:
+        gen = ctx.cpu_generator()
+        theta = torch.randn(A, D, generator=gen, dtype=torch.float64)
+        states = torch.randn(3 if trajectory else 1, D, generator=gen, dtype=torch.float64)
+        actions = [0, 2, 1][: len(states)]
+        grad = sum(
+            torch.autograd.functional.jacobian(lambda t, s=s, a=a: linear_log_prob(t, s, a), theta)
+            for s, a in zip(states, actions, strict=True)
+        )
+        s0 = states[0]
+        projection = (grad @ s0)[:, None] * s0 / (s0 @ s0)
+        finding = exact_comparison(
+            grad, projection, method="gradient blocks against their projection on s"
+        )
+        finding.note += "; a block equals its projection iff it is parallel to s"
+        return finding
+
+    return run
+
+
+GRAD_PARALLEL_TO_S = Claim(
+    id="003-grad-parallel-to-s",
+    title="The direction of the gradient is the state feature vector s",
+    statement=r"\nabla_{\theta_k} \log \pi_\theta(a|s) \parallel s \quad \forall k",
+    sources=(
+        Source(
+            SEED_003,
+            SOFTMAX_SECTION,
+            "The direction of the gradient is the state feature vector s.",
+        ),
+    ),
+    conditions="Linear softmax, a single step (one state).",
+    expected=Verdict.CONFIRMED,
+    reading="Per action block, the gradient is a multiple of s; summed over a trajectory it is a "
+    "combination of several states' features.",
+    checks=(
+        check(
+            "single step: every block parallel to s (exact)", Kind.EXACT, parallel_to_state(False)
+        ),
+        negative_control(
+            "3-step trajectory: blocks parallel to s_0 (exact)", Kind.EXACT, parallel_to_state(True)
+        ),
+    ),
+)
+
+# --- 003-bce-equals-neglogpi -------------------------------------------------------------------
+
+
+def bce_against_log_prob(flip_label: bool):
+    def run(ctx: Context) -> Finding:
+        gen = ctx.cpu_generator()
+        p = torch.rand(64, generator=gen, dtype=torch.float64) * 0.98 + 0.01
+        actions = (torch.rand(64, generator=gen, dtype=torch.float64) < 0.5).double()
+        labels = 1 - actions if flip_label else actions
+        bce = torch.nn.BCELoss(reduction="none")(p, labels)
+        neg_log_pi = -torch.distributions.Bernoulli(probs=p).log_prob(actions)
+        return exact_comparison(
+            bce, neg_log_pi, method="torch.nn.BCELoss against -Bernoulli(p).log_prob(a)"
+        )
+
+    return run
+
+
+BCE_EQUALS_NEGLOGPI = Claim(
+    id="003-bce-equals-neglogpi",
+    title="BCE(p, a) equals -log pi(a|s) for a Bernoulli (sigmoid) policy",
+    statement=r"\mathrm{BCE}(p, y{=}a) = -[a \log p + (1-a)\log(1-p)] = -\log \pi(a|s)",
+    sources=(
+        Source(
+            SEED_003,
+            "Calculating loss and backpropagation. That is the core learning step.",
+            "The BCE loss is equivalent to the negative log-likelihood for a Bernoulli distribution.",
+        ),
+    ),
+    conditions="The label is the sampled action a in {0, 1}; p = P(a = 1).",
+    expected=Verdict.CONFIRMED,
+    reading="Both are -log of the probability of the taken action.",
+    checks=(
+        check(
+            "64 random (p, a) against torch's Bernoulli log_prob",
+            Kind.EXACT,
+            bce_against_log_prob(False),
+        ),
+        negative_control("label 1 - a", Kind.EXACT, bce_against_log_prob(True)),
+    ),
+)
+
+# --- 003-diff-sim-chain-rule -------------------------------------------------------------------
+
+SMOOTH_SIGMA, SMOOTH_TARGET = 0.5, 2.0
+MUCH = 0.1  # "much more sample-efficient": at least 10x lower variance at equal sample counts
+
+
+def smooth_gradient_error(estimator: str, device):
+    """(g - grad J)^2 for a ~ N(0, 0.5^2), r = -(a - 2)^2, grad_mu J = 4."""
+
+    def sampler(n: int, gen: torch.Generator) -> torch.Tensor:
+        eps = torch.randn(n, generator=gen, device=device, dtype=torch.float64)
+        a = SMOOTH_SIGMA * eps
+        if estimator == "pathwise":
+            g = -2 * (a - SMOOTH_TARGET)  # dr/da * da/dmu
+        else:
+            g = eps / SMOOTH_SIGMA * (-((a - SMOOTH_TARGET) ** 2))
+        return (g - 2 * SMOOTH_TARGET) ** 2
+
+    return sampler
+
+
+CHAOS_HORIZON, CHAOS_SIGMA, CHAOS_R = 20, 0.01, 3.9
+
+
+def chaotic_gradient_square(estimator: str, device):
+    """g^2 for d/dmu E[sum_t s_t], s_{t+1} = 3.9 x (1 - x), x = (s_t + a_t) mod 1, a_t ~ N(mu, 0.01^2),
+    H = 20, by the pathwise chain rule (forward-mode, vectorised) or by REINFORCE."""
+
+    def sampler(n: int, gen: torch.Generator) -> torch.Tensor:
+        eps = torch.randn(n, CHAOS_HORIZON, generator=gen, device=device, dtype=torch.float64)
+        s = torch.full((n,), 0.3, dtype=torch.float64, device=device)
+        ds = torch.zeros_like(s)
+        total, dtotal = torch.zeros_like(s), torch.zeros_like(s)
+        for t in range(CHAOS_HORIZON):
+            x = torch.remainder(s + CHAOS_SIGMA * eps[:, t], 1.0)
+            ds = CHAOS_R * (1 - 2 * x) * (ds + 1)  # d s_{t+1} / d mu
+            s = CHAOS_R * x * (1 - x)
+            total, dtotal = total + s, dtotal + ds
+        g = dtotal if estimator == "pathwise" else total * eps.sum(1) / CHAOS_SIGMA
+        return g**2
+
+    return sampler
+
+
+def efficiency_ratio(make, numerator: str, denominator: str):
+    def run(ctx: Context) -> Finding:
+        return ctx.ratio_test(
+            make(numerator, ctx.device),
+            make(denominator, ctx.device),
+            predicted=MUCH,
+            alternative="below",
+            resolution=0.2,
+        )
+
+    return run
+
+
+DIFF_SIM = Claim(
+    id="003-diff-sim-chain-rule",
+    title="Backpropagating through a differentiable simulator is much more sample-efficient than REINFORCE",
+    statement=r"\mathrm{Var}[\nabla^{\text{pathwise}}] \ll \mathrm{Var}[\nabla^{\text{REINFORCE}}] \text{ at equal sample counts}",
+    sources=(
+        Source(
+            SEED_003,
+            "What if we could model the environment and reward function as differentiable?",
+            "This is much more sample-efficient because you use true gradients instead of REINFORCE",
+        ),
+    ),
+    conditions="Left out by the document: smooth, well-conditioned dynamics. 'Much' is taken as a "
+    "variance (or mean square) at least 10 times smaller.",
+    expected=Verdict.CONDITIONAL,
+    reading="True for a smooth one-step problem. Through 20 steps of a chaotic (logistic-map) "
+    "simulator the chain rule multiplies Jacobians whose product explodes, and the pathwise "
+    "gradient's mean square exceeds REINFORCE's by orders of magnitude.",
+    checks=(
+        check(
+            "smooth one-step problem: Var pathwise / Var REINFORCE below 0.1 (MC, ratio test)",
+            Kind.MONTE_CARLO,
+            efficiency_ratio(smooth_gradient_error, "pathwise", "reinforce"),
+        ),
+        beyond_conditions(
+            "chaotic 20-step simulator: E[g^2] pathwise / REINFORCE below 0.1 (MC, ratio test)",
+            Kind.MONTE_CARLO,
+            efficiency_ratio(chaotic_gradient_square, "pathwise", "reinforce"),
+        ),
+        negative_control(
+            "smooth problem with the arms swapped (MC, ratio test)",
+            Kind.MONTE_CARLO,
+            efficiency_ratio(smooth_gradient_error, "reinforce", "pathwise"),
+        ),
+    ),
+)
+
+# --- 003-example-raw-returns, 003-example-normalized-returns, 003-normalized-returns-bias --------
+
+EXAMPLE_REWARDS, EXAMPLE_GAMMA = [1, 0, 0, 2], 0.9
+PRINTED_RAW = [2.458, 1.62, 1.8, 2]
+PRINTED_NORMALISED = [1.57, -1.13, -0.55, 0.11]
+
+
+def calculate_stepwise_returns(rewards, discount_factor):
+    """003's function, as printed (CartPole version)."""
+    returns = []
+    R = 0
+    for r in reversed(rewards):
+        #  if r != 0: R = 0 reset the sum; game boundary (pong)
+        R = r + R * discount_factor
+        returns.insert(0, R)
+    returns = torch.tensor(returns)
+    normalized_returns = (returns - returns.mean()) / returns.std()
+    return normalized_returns
+
+
+def raw_returns(forward: bool):
+    """G_t = sum_{k >= t} gamma^(k-t) r_k (or, for the control, accumulated forwards in time)."""
+
+    def run(ctx: Context) -> Finding:
+        r = torch.tensor(EXAMPLE_REWARDS, dtype=torch.float64)
+        if forward:
+            computed = discounted_reward_to_go(r.flip(0), EXAMPLE_GAMMA).flip(0)
+        else:
+            computed = discounted_reward_to_go(r, EXAMPLE_GAMMA)
+        return exact_comparison(
+            computed,
+            PRINTED_RAW,
+            tolerance=1e-12,
+            method="exact float64 against the printed values",
+        )
+
+    return run
+
+
+EXAMPLE_RAW_RETURNS = Claim(
+    id="003-example-raw-returns",
+    title="Rewards [1, 0, 0, 2] with gamma 0.9 give raw returns [2.458, 1.62, 1.8, 2]",
+    statement=r"G_t = \sum_{k \ge t} \gamma^{k-t} r_k:\ [1, 0, 0, 2],\ \gamma = 0.9 \ \mapsto\ [2.458, 1.62, 1.8, 2]",
+    sources=(
+        Source(SEED_003, "Step Returns from rewards", "# Raw returns: [2.458, 1.62, 1.8, 2]"),
+    ),
+    conditions="As printed.",
+    expected=Verdict.CONFIRMED,
+    reading="2, 0.9 x 2 = 1.8, 0.9 x 1.8 = 1.62, 1 + 0.9 x 1.62 = 2.458.",
+    checks=(
+        check("reward-to-go against the printed values", Kind.EXACT, raw_returns(False)),
+        negative_control("returns accumulated forwards in time", Kind.EXACT, raw_returns(True)),
+    ),
+)
+
+PRINT_TOLERANCE = 0.005  # values printed to two decimals
+
+
+def printed_normalised(normalise) -> Finding:
+    computed = normalise(torch.tensor(PRINTED_RAW, dtype=torch.float64))
+    error = float((computed - torch.tensor(PRINTED_NORMALISED, dtype=torch.float64)).abs().max())
+    return Finding(
+        Outcome.SUPPORTS if error <= PRINT_TOLERANCE else Outcome.REFUTES,
+        "computed values against the printed ones (2 decimals)",
+        estimate=[round(float(v), 4) for v in computed],
+        reference=PRINTED_NORMALISED,
+        statistic=error,
+        resolution=PRINT_TOLERANCE,
+        note=f"largest difference {error:.4f}",
+    )
+
+
+EXAMPLE_NORMALIZED_RETURNS = Claim(
+    id="003-example-normalized-returns",
+    title="The printed 'discounted normalized returns' [1.57, -1.13, -0.55, 0.11]",
+    statement=r"\texttt{calculate\_stepwise\_returns([1, 0, 0, 2], 0.9)} = [1.57, -1.13, -0.55, 0.11]",
+    sources=(
+        Source(
+            SEED_003,
+            "Step Returns from rewards",
+            "# Discounted normalized returns: tensor([ 1.57, -1.13, -0.55,  0.11])",
+        ),
+    ),
+    conditions="The function as printed (torch.Tensor.std, which is the unbiased, n - 1 estimator).",
+    expected=Verdict.REFUTED,
+    reading="The printed function returns [1.35, -0.97, -0.47, 0.08]. Dividing by the population "
+    "standard deviation (n) gives [1.56, -1.12, -0.54, 0.10], closer to the printed numbers but "
+    "still not them.",
+    checks=(
+        check(
+            "the printed function, run",
+            Kind.EXACT,
+            lambda ctx: printed_normalised(
+                lambda r: calculate_stepwise_returns(EXAMPLE_REWARDS, EXAMPLE_GAMMA).double()
+            ),
+        ),
+        check(
+            "with the population standard deviation",
+            Kind.EXACT,
+            lambda ctx: printed_normalised(lambda r: (r - r.mean()) / r.std(unbiased=False)),
+        ),
+        negative_control(
+            "scaled by the std without subtracting the mean",
+            Kind.EXACT,
+            lambda ctx: printed_normalised(lambda r: r / r.std()),
+        ),
+    ),
+)
+
+
+def normalised_reward_to_go(rewards: torch.Tensor) -> torch.Tensor:
+    """Per-episode normalisation of the reward-to-go, as calculate_stepwise_returns does (gamma = 1)."""
+    g = discounted_reward_to_go(rewards, 1.0)
+    return (g - g.mean(-1, keepdim=True)) / g.std(-1, keepdim=True)
+
+
+def proportional_to_gradient(normalise: bool, score_sign: float = 1.0):
+    """Exact, five random MDPs (S=3, A=2, H=4): is E[sum_t w_t grad log pi(a_t|s_t)] a positive
+    multiple of grad J, with w the (normalised) reward-to-go?"""
+
+    def run(ctx: Context) -> Finding:
+        gen = ctx.cpu_generator()
+        worst, findings = 0.0, []
+        for _ in range(5):
+            mdp = random_mdp(3, 2, 4, gen)
+            mdp = FiniteMDP(mdp.transitions, mdp.rewards + 1.0, mdp.initial, mdp.horizon)
+            logits = torch.randn(3, 2, generator=gen, dtype=torch.float64)
+            policy = SoftmaxPolicy(logits)
+
+            def estimator(traj, mdp=mdp, policy=policy):
+                rewards = step_rewards(mdp, traj)
+                weights = (
+                    normalised_reward_to_go(rewards)
+                    if normalise
+                    else discounted_reward_to_go(rewards, 1.0)
+                )
+                return score_sign * (
+                    policy.score(traj.states, traj.actions) * weights[..., None, None]
+                ).sum(1).flatten(1)
+
+            expected = trajectory_expectation(mdp, policy, estimator)
+            grad = exact_policy_gradient(mdp, logits)
+            scale = float(expected @ grad / (grad @ grad))
+            residual = float((expected - scale * grad).norm() / expected.norm())
+            worst = max(worst, residual)
+            findings.append(scale > 0 and residual < 1e-9)
+        return Finding(
+            Outcome.SUPPORTS if all(findings) else Outcome.REFUTES,
+            "exact enumeration; E[estimator] against its best multiple of grad J",
+            statistic=worst,
+            resolution=1e-9,
+            note=f"largest relative residual {worst:.3g} over 5 MDPs (0 means a positive multiple of grad J)",
+        )
+
+    return run
+
+
+NORMALIZED_RETURNS_BIAS = Claim(
+    id="003-normalized-returns-bias",
+    title="Per-episode normalised returns keep the gradient estimate unbiased",
+    statement=r"\mathbb{E}\Big[\sum_t \frac{G_t - \bar G}{s_G} \nabla_\theta \log\pi_\theta(a_t|s_t)\Big] \propto \nabla_\theta J",
+    sources=(
+        Source(
+            SEED_003,
+            "Step Returns from rewards",
+            "discounted, normalized returns per step, ready for use in policy gradient loss calculation",
+        ),
+    ),
+    conditions="The code's per-episode normalisation; 'unbiased' read generously as 'a positive multiple of grad J'.",
+    expected=Verdict.REFUTED,
+    reading="The episode's mean and standard deviation depend on every action of the episode, so "
+    "they are not a baseline that leaves the expectation alone: the expected update is not even "
+    "parallel to grad J. Without the normalisation the reward-to-go estimator is unbiased.",
+    checks=(
+        check(
+            "normalised reward-to-go (exact enumeration)",
+            Kind.EXACT,
+            proportional_to_gradient(True),
+        ),
+        check(
+            "corrected: plain reward-to-go (exact enumeration)",
+            Kind.EXACT,
+            proportional_to_gradient(False),
+        ),
+        negative_control(
+            "plain reward-to-go with the score's sign flipped",
+            Kind.EXACT,
+            proportional_to_gradient(False, -1.0),
+        ),
+    ),
+)
