@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 from typing import Any
 
 import matplotlib
@@ -34,6 +35,10 @@ def _svg(fig: plt.Figure) -> str:
 def _rows(check: dict[str, Any]) -> list[tuple[str, float, float, float]]:
     """(label, estimate, ci_low, ci_high) in units of resolution, relative to the reference."""
     est, ref, ci, res = check["estimate"], check["reference"], check["ci"], check["resolution"]
+    if check.get("method", "").startswith(
+        "log ratio"
+    ):  # its interval and resolution are in log units
+        est, ref, ci = math.log(est), math.log(ref), [math.log(ci[0]), math.log(ci[1])]
     if not isinstance(est, list):
         est, ref, ci, res = [est], [ref], [ci], [res]
     rows = []
@@ -87,4 +92,40 @@ def deviation_plot(checks: list[dict[str, Any]]) -> str | None:
     ax.tick_params(axis="x", labelsize=7)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
+    return _svg(fig)
+
+
+def scaling_plot(checks: list[dict[str, Any]]) -> str | None:
+    """Log-log data of each scaling-law check with its fitted and its predicted slope."""
+    fits = [c for c in checks if "log_x" in c.get("data", {})]
+    if not fits:
+        return None
+    fig, axes = plt.subplots(1, len(fits), figsize=(3.4 * len(fits), 2.8), squeeze=False)
+    for ax, c in zip(axes[0], fits, strict=True):
+        lx, ly, b = c["data"]["log_x"], c["data"]["log_y"], c["data"]["intercept"]
+        colour = OUTCOME_COLOURS[c["outcome"]]
+        ax.plot(lx, ly, "o", ms=3, color="#24292f")
+        ends = [min(lx), max(lx)]
+        ax.plot(
+            ends,
+            [b + c["estimate"] * x for x in ends],
+            color=colour,
+            lw=1.5,
+            label=f"fit {c['estimate']:.3f}",
+        )
+        centre_x, centre_y = sum(lx) / len(lx), sum(ly) / len(ly)
+        ax.plot(
+            ends,
+            [centre_y + c["reference"] * (x - centre_x) for x in ends],
+            "--",
+            color="#57606a",
+            lw=1,
+            label=f"claimed {c['reference']:g}",
+        )
+        ax.set_title(c["name"], fontsize=7, wrap=True)
+        ax.set_xlabel("log x", fontsize=7)
+        ax.set_ylabel("log y", fontsize=7)
+        ax.tick_params(labelsize=6)
+        ax.legend(fontsize=6, frameon=False)
+    fig.tight_layout()
     return _svg(fig)
