@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import gymnasium as gym
 from tqdm import tqdm
 
+from pgtheory.algos import ALGORITHMS
+from pgtheory.algos.common import reward_threshold
+from pgtheory.algos.evaluation import aggregate
 from pgtheory.claim import Claim, ClaimResult, discover, select
 from pgtheory.montecarlo import resolve_device
 from pgtheory.report import write_report, write_results_json
+from pgtheory.report.results import strict_json, write_atomically
 from pgtheory.verify import verify
 
 
@@ -49,6 +55,21 @@ def _parser() -> argparse.ArgumentParser:
 
     ls = sub.add_parser("list", help="list the claims, their sources and expected verdicts")
     claim_selection(ls)
+
+    t = sub.add_parser("train", help="train a policy-gradient algorithm on a gymnasium environment")
+    t.add_argument("algo", choices=sorted(ALGORITHMS), help="the algorithm")
+    t.add_argument(
+        "--env", default="CartPole-v1", help="gymnasium environment id (default CartPole-v1)"
+    )
+    t.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
+    t.add_argument(
+        "--seeds", type=int, default=1, help="number of seeds: seed, seed+1, ... (default 1)"
+    )
+    t.add_argument("--max-steps", type=int, default=500_000, help="env-step budget per seed")
+    t.add_argument(
+        "--device", default="cpu", help="cpu (default; the networks are small), cuda, auto"
+    )
+    t.add_argument("--json", type=Path, help="write the results to this JSON file")
     return parser
 
 
@@ -118,10 +139,62 @@ def _verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    try:
+        reward_threshold(args.env)
+    except (gym.error.Error, ValueError) as exc:
+        raise UsageError(f"bad --env {args.env!r}: {exc}") from exc
+    if args.seeds < 1 or args.max_steps < 1:
+        raise UsageError("--seeds and --max-steps must be positive")
+    try:
+        device = resolve_device(args.device)
+    except (RuntimeError, ValueError) as exc:
+        raise UsageError(f"bad --device {args.device!r}: {exc}") from exc
+    trainer = ALGORITHMS[args.algo]
+    results = []
+    for seed in tqdm(
+        range(args.seed, args.seed + args.seeds), unit="seed", disable=None, leave=False
+    ):
+        try:
+            result = trainer(args.env, seed, args.max_steps, device)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
+        results.append(result)
+        solved = (
+            f"solved at {result.steps_to_solve:,} steps, {result.seconds_to_solve:.1f}s"
+            if result.solved
+            else "not solved"
+        )
+        print(
+            f"{args.algo} {args.env} seed {seed}: {solved}; "
+            f"final evaluation {result.final_eval_return:.1f}; {result.sps:,.0f} steps/s"
+        )
+    summary = aggregate(results, args.max_steps)
+    seconds = summary["seconds_to_solve"]
+    print(
+        f"solved {summary['solved_fraction']:.0%} of {len(results)} seeds; IQM seconds to solve "
+        f"{seconds['iqm']:.1f} (95% CI {seconds['ci'][0]:.1f}-{seconds['ci'][1]:.1f})"
+    )
+    if args.json:
+        document = {
+            "algo": args.algo,
+            "env": args.env,
+            "device": str(device),
+            "max_steps": args.max_steps,
+            "seeds": [r.to_dict() for r in results],
+            "aggregate": summary,
+        }
+        try:
+            write_atomically(args.json, json.dumps(strict_json(document), indent=2))
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.json}: {exc}") from exc
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"verify": _verify, "list": _list}[args.command](args)
+        return {"verify": _verify, "list": _list, "train": _train}[args.command](args)
     except UsageError as exc:
         print(f"pgtheory: error: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,101 @@
+"""One-step actor-critic as 004 (after Sutton and Barto) writes it, vectorised over environments:
+
+    delta_t = r_t + gamma v(s_{t+1}) - v(s_t)            (v(terminal) = 0)
+    w       <- w + alpha_w delta_t grad v(s_t)
+    theta   <- theta + alpha_theta I delta_t grad log pi(a_t|s_t)
+    I       <- gamma I                                    (I = 1 at the start of each episode)
+
+An update after every step of every sub-environment (one batched step). At a time-limit
+truncation v(s_{t+1}) is bootstrapped from the real final observation; at termination it is 0.
+The gradient steps use Adam rather than plain SGD (a practical choice, stated here).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch.distributions import Categorical
+
+from pgtheory.algos.common import Tracker, TrainResult, make_vector_env, mlp, seed_everything
+
+
+@dataclass
+class ActorCriticConfig:
+    num_envs: int = 8
+    """parallel environments, one batched update per step"""
+    actor_lr: float = 1e-3
+    """alpha_theta"""
+    critic_lr: float = 5e-3
+    """alpha_w"""
+    gamma: float = 0.99
+    """discount"""
+    discount_factor_I: bool = True
+    """multiply the actor's step by I = gamma^t, as 004 writes it"""
+    hidden: int = 64
+    """width of the hidden layers"""
+
+
+def train_actor_critic(
+    env_id: str,
+    seed: int,
+    max_steps: int,
+    device: torch.device,
+    config: ActorCriticConfig | None = None,
+    eval_every: int = 10_000,
+    eval_episodes: int = 20,
+    stop_when_solved: bool = True,
+) -> TrainResult:
+    cfg = config or ActorCriticConfig()
+    seed_everything(seed)
+    envs = make_vector_env(env_id, cfg.num_envs, seed)
+    obs_dim, n_actions = envs.single_observation_space.shape[0], int(envs.single_action_space.n)
+    actor = mlp(obs_dim, n_actions, cfg.hidden).to(device)
+    critic = mlp(obs_dim, 1, cfg.hidden, out_gain=1.0).to(device)
+    actor_opt = torch.optim.Adam(actor.parameters(), lr=cfg.actor_lr)
+    critic_opt = torch.optim.Adam(critic.parameters(), lr=cfg.critic_lr)
+    tracker = Tracker("actor-critic", env_id, seed, eval_every, eval_episodes, device)
+
+    def act(obs: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return Categorical(logits=actor(obs)).sample()
+
+    obs_np, _ = envs.reset(seed=seed)
+    obs = torch.as_tensor(obs_np, dtype=torch.float32, device=device)
+    discount_I = torch.ones(cfg.num_envs, device=device)
+    resetting = torch.zeros(cfg.num_envs, dtype=torch.bool, device=device)
+    steps = 0
+    while steps < max_steps:
+        dist = Categorical(logits=actor(obs))
+        action = dist.sample()
+        next_np, reward, terminated, truncated, _ = envs.step(action.cpu().numpy())
+        next_obs = torch.as_tensor(next_np, dtype=torch.float32, device=device)
+        reward_t = torch.as_tensor(reward, dtype=torch.float32, device=device)
+        term_t = torch.as_tensor(terminated, device=device)
+        valid = (~resetting).float()
+
+        value = critic(obs).squeeze(-1)
+        with torch.no_grad():
+            target = reward_t + cfg.gamma * critic(next_obs).squeeze(-1) * (~term_t).float()
+        delta = target - value
+        critic_loss = 0.5 * (delta**2 * valid).sum() / valid.sum().clamp_min(1)
+        weight = (discount_I if cfg.discount_factor_I else 1.0) * delta.detach() * valid
+        actor_loss = -(weight * dist.log_prob(action)).sum() / valid.sum().clamp_min(1)
+        critic_opt.zero_grad()
+        actor_opt.zero_grad()
+        (critic_loss + actor_loss).backward()
+        critic_opt.step()
+        actor_opt.step()
+
+        done = term_t | torch.as_tensor(truncated, device=device)
+        steps += int(valid.sum())
+        # an episode's first real transition (after the reset step) gets I = 1
+        discount_I = torch.where(
+            done | resetting, torch.ones_like(discount_I), discount_I * cfg.gamma
+        )
+        resetting, obs = done, next_obs
+
+        if tracker.maybe_evaluate(steps, act) and stop_when_solved:
+            break
+    envs.close()
+    return tracker.result(steps, act)

@@ -1,0 +1,161 @@
+"""What the algorithms share: vector environments, networks, evaluation, and the run record.
+
+Conventions (gymnasium 1.x): vector environments use next-step autoreset, so the step after
+an episode ends returns the first observation of a new episode and ignores the action. That
+step is not a transition and every algorithm masks it out. At a time-limit truncation the
+returned observation is the real final one, which lets an algorithm bootstrap its value.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+
+def make_vector_env(env_id: str, num_envs: int, seed: int) -> gym.vector.VectorEnv:
+    """The environment's own vectorised implementation where it has one (CartPole), else a
+    synchronous vector of copies; next-step autoreset either way."""
+    try:
+        env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point")
+    except gym.error.Error:
+        env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync")
+    env.reset(seed=seed)
+    env.action_space.seed(seed)
+    return env
+
+
+def reward_threshold(env_id: str) -> float:
+    threshold = gym.spec(env_id).reward_threshold
+    if threshold is None:
+        raise ValueError(f"{env_id} has no reward threshold to define 'solved'")
+    return float(threshold)
+
+
+def layer(n_in: int, n_out: int, gain: float = np.sqrt(2)) -> nn.Linear:
+    """A linear layer with orthogonal weights and zero bias (the PPO implementations' init)."""
+    linear = nn.Linear(n_in, n_out)
+    nn.init.orthogonal_(linear.weight, gain)
+    nn.init.zeros_(linear.bias)
+    return linear
+
+
+def mlp(n_in: int, n_out: int, hidden: int = 64, out_gain: float = 0.01) -> nn.Sequential:
+    return nn.Sequential(
+        layer(n_in, hidden),
+        nn.Tanh(),
+        layer(hidden, hidden),
+        nn.Tanh(),
+        layer(hidden, n_out, out_gain),
+    )
+
+
+@torch.no_grad()
+def evaluate(
+    act: Callable[[torch.Tensor], torch.Tensor],
+    env_id: str,
+    episodes: int,
+    seed: int,
+    device: torch.device,
+) -> float:
+    """Mean return of ``episodes`` episodes of the stochastic policy ``act`` (obs -> actions),
+    one episode per sub-environment of a vector environment, all run at once."""
+    env = make_vector_env(env_id, episodes, seed)
+    obs, _ = env.reset(seed=seed)
+    returns = np.zeros(episodes)
+    running = np.ones(episodes, dtype=bool)
+    while running.any():
+        actions = act(torch.as_tensor(obs, dtype=torch.float32, device=device)).cpu().numpy()
+        obs, reward, terminated, truncated, _ = env.step(actions)
+        returns += reward * running
+        running &= ~(terminated | truncated)
+    env.close()
+    return float(returns.mean())
+
+
+@dataclass
+class TrainResult:
+    """One seed's run. ``curve`` rows are (env steps, seconds, evaluation return)."""
+
+    algo: str
+    env: str
+    seed: int
+    solved: bool
+    steps_to_solve: int | None
+    seconds_to_solve: float | None
+    final_eval_return: float
+    sps: float
+    steps: int
+    seconds: float
+    curve: list[tuple[int, float, float]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Tracker:
+    """Evaluates at regular intervals of env steps, times everything (evaluation included),
+    and says when the run is solved: the evaluation mean reaches the reward threshold."""
+
+    def __init__(
+        self,
+        algo: str,
+        env_id: str,
+        seed: int,
+        eval_every: int,
+        eval_episodes: int,
+        device: torch.device,
+    ):
+        self.algo, self.env_id, self.seed = algo, env_id, seed
+        self.eval_every, self.eval_episodes, self.device = eval_every, eval_episodes, device
+        self.threshold = reward_threshold(env_id)
+        self.start = time.perf_counter()
+        self.next_eval = eval_every
+        self.curve: list[tuple[int, float, float]] = []
+        self.solved_at: tuple[int, float] | None = None
+
+    def seconds(self) -> float:
+        return time.perf_counter() - self.start
+
+    def maybe_evaluate(self, steps: int, act: Callable[[torch.Tensor], torch.Tensor]) -> bool:
+        """Evaluate if ``steps`` passed the next evaluation point; True once solved."""
+        if steps < self.next_eval:
+            return self.solved_at is not None
+        self.next_eval = (steps // self.eval_every + 1) * self.eval_every
+        score = evaluate(
+            act, self.env_id, self.eval_episodes, self.seed + 10_000 + len(self.curve), self.device
+        )
+        self.curve.append((steps, self.seconds(), score))
+        if score >= self.threshold and self.solved_at is None:
+            self.solved_at = (steps, self.seconds())
+        return self.solved_at is not None
+
+    def result(self, steps: int, act: Callable[[torch.Tensor], torch.Tensor]) -> TrainResult:
+        if not self.curve or self.curve[-1][0] != steps:
+            self.next_eval = 0
+            self.maybe_evaluate(steps, act)
+        seconds = self.seconds()
+        return TrainResult(
+            algo=self.algo,
+            env=self.env_id,
+            seed=self.seed,
+            solved=self.solved_at is not None,
+            steps_to_solve=self.solved_at[0] if self.solved_at else None,
+            seconds_to_solve=self.solved_at[1] if self.solved_at else None,
+            final_eval_return=self.curve[-1][2],
+            sps=steps / seconds,
+            steps=steps,
+            seconds=seconds,
+            curve=self.curve,
+        )
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed)

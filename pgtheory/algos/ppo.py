@@ -1,0 +1,196 @@
+"""PPO-clip with GAE(lambda) and 004's total loss, readable top to bottom (after CleanRL).
+
+    L(theta) = -L_clip(theta) + c1 E[(V(s_t) - R_t)^2] - c2 E[S[pi](s_t)]
+
+Details the best implementations agree on: orthogonal initialisation, advantage
+normalisation per minibatch, global gradient-norm clipping, Adam with eps 1e-5, linear
+learning-rate (and clip-range) annealing, several epochs of minibatches, optional value-loss
+clipping. Time-limit truncation bootstraps V(final observation) into the last reward;
+termination does not. The reset step that next-step autoreset inserts is masked out.
+Defaults: the rl-zoo hyperparameters for CartPole-v1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.distributions import Categorical
+
+from pgtheory.algos.common import Tracker, TrainResult, make_vector_env, mlp, seed_everything
+
+
+@dataclass
+class PPOConfig:
+    num_envs: int = 8
+    """parallel environments"""
+    num_steps: int = 32
+    """steps per environment per rollout"""
+    learning_rate: float = 1e-3
+    """Adam learning rate at the start (annealed linearly to 0)"""
+    gamma: float = 0.98
+    """discount"""
+    gae_lambda: float = 0.8
+    """GAE lambda: 0 gives the one-step TD error, 1 the Monte Carlo advantage"""
+    minibatch_size: int = 256
+    """transitions per minibatch (the whole rollout of 8 x 32 here)"""
+    update_epochs: int = 20
+    """passes over each rollout"""
+    clip_coef: float = 0.2
+    """epsilon of the clipped surrogate (annealed with the learning rate)"""
+    clip_vloss: bool = False
+    """clip the value loss around the old values"""
+    ent_coef: float = 0.0
+    """c2, the entropy bonus"""
+    vf_coef: float = 0.5
+    """c1, the value loss"""
+    max_grad_norm: float = 0.5
+    """global gradient-norm clipping"""
+    norm_adv: bool = True
+    """normalise advantages per minibatch"""
+    anneal: bool = True
+    """anneal the learning rate and clip range linearly to 0"""
+    hidden: int = 64
+    """width of the two hidden layers"""
+
+
+class ActorCritic(nn.Module):
+    def __init__(self, obs_dim: int, n_actions: int, hidden: int):
+        super().__init__()
+        self.actor = mlp(obs_dim, n_actions, hidden, out_gain=0.01)
+        self.critic = mlp(obs_dim, 1, hidden, out_gain=1.0)
+
+    def value(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.critic(obs).squeeze(-1)
+
+    def distribution(self, obs: torch.Tensor) -> Categorical:
+        return Categorical(logits=self.actor(obs))
+
+    @torch.no_grad()
+    def act(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.distribution(obs).sample()
+
+
+def gae(
+    rewards: torch.Tensor,
+    values: torch.Tensor,
+    dones: torch.Tensor,
+    last_value: torch.Tensor,
+    gamma: float,
+    lam: float,
+) -> torch.Tensor:
+    """GAE advantages, shape (T, N): A_t = delta_t + gamma lambda (1 - done_t) A_{t+1}.
+
+    ``dones[t]`` ends the episode at step t (its bootstrap, if any, is already in rewards[t]).
+    """
+    advantages = torch.zeros_like(rewards)
+    next_adv, next_value = torch.zeros_like(last_value), last_value
+    for t in reversed(range(rewards.shape[0])):
+        live = 1.0 - dones[t]
+        delta = rewards[t] + gamma * next_value * live - values[t]
+        next_adv = delta + gamma * lam * live * next_adv
+        advantages[t], next_value = next_adv, values[t]
+    return advantages
+
+
+def train_ppo(
+    env_id: str,
+    seed: int,
+    max_steps: int,
+    device: torch.device,
+    config: PPOConfig | None = None,
+    eval_every: int = 10_000,
+    eval_episodes: int = 20,
+    stop_when_solved: bool = True,
+) -> TrainResult:
+    cfg = config or PPOConfig()
+    seed_everything(seed)
+    envs = make_vector_env(env_id, cfg.num_envs, seed)
+    obs_dim, n_actions = envs.single_observation_space.shape[0], int(envs.single_action_space.n)
+    agent = ActorCritic(obs_dim, n_actions, cfg.hidden).to(device)
+    optimiser = torch.optim.Adam(agent.parameters(), lr=cfg.learning_rate, eps=1e-5)
+    tracker = Tracker("ppo", env_id, seed, eval_every, eval_episodes, device)
+
+    T, N = cfg.num_steps, cfg.num_envs
+    obs_buf = torch.zeros(T, N, obs_dim, device=device)
+    act_buf = torch.zeros(T, N, dtype=torch.long, device=device)
+    logp_buf, rew_buf, done_buf, val_buf, valid_buf = (
+        torch.zeros(T, N, device=device) for _ in range(5)
+    )
+
+    obs_np, _ = envs.reset(seed=seed)
+    obs = torch.as_tensor(obs_np, dtype=torch.float32, device=device)
+    resetting = torch.zeros(N, dtype=torch.bool, device=device)  # this step is an autoreset step
+    steps, iterations = 0, max(1, max_steps // (T * N))
+    for iteration in range(iterations):
+        frac = 1.0 - iteration / iterations if cfg.anneal else 1.0
+        optimiser.param_groups[0]["lr"] = frac * cfg.learning_rate
+        clip = frac * cfg.clip_coef if cfg.anneal else cfg.clip_coef
+
+        for t in range(T):
+            with torch.no_grad():
+                dist = agent.distribution(obs)
+                action = dist.sample()
+                obs_buf[t], act_buf[t], logp_buf[t], val_buf[t] = (
+                    obs,
+                    action,
+                    dist.log_prob(action),
+                    agent.value(obs),
+                )
+            valid_buf[t] = (~resetting).float()
+            next_np, reward, terminated, truncated, _ = envs.step(action.cpu().numpy())
+            next_obs = torch.as_tensor(next_np, dtype=torch.float32, device=device)
+            reward_t = torch.as_tensor(reward, dtype=torch.float32, device=device)
+            trunc_t = torch.as_tensor(truncated & ~terminated, device=device)
+            if trunc_t.any():  # bootstrap the value of the real final observation
+                with torch.no_grad():
+                    reward_t = reward_t + cfg.gamma * agent.value(next_obs) * trunc_t.float()
+            done = torch.as_tensor(terminated | truncated, device=device)
+            rew_buf[t], done_buf[t] = reward_t * valid_buf[t], (done | resetting).float()
+            steps += int((~resetting).sum())
+            resetting, obs = done, next_obs
+
+        with torch.no_grad():
+            advantages = gae(
+                rew_buf, val_buf, done_buf, agent.value(obs), cfg.gamma, cfg.gae_lambda
+            )
+            returns = advantages + val_buf
+
+        keep = valid_buf.flatten().bool()
+        b_obs, b_act = obs_buf.flatten(0, 1)[keep], act_buf.flatten()[keep]
+        b_logp, b_adv = logp_buf.flatten()[keep], advantages.flatten()[keep]
+        b_ret, b_val = returns.flatten()[keep], val_buf.flatten()[keep]
+        n = len(b_obs)
+        for _ in range(cfg.update_epochs):
+            for idx in torch.randperm(n, device=device).split(cfg.minibatch_size):
+                dist = agent.distribution(b_obs[idx])
+                ratio = (dist.log_prob(b_act[idx]) - b_logp[idx]).exp()
+                adv = b_adv[idx]
+                if cfg.norm_adv and len(idx) > 1:
+                    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+                clip_objective = torch.min(
+                    ratio * adv, ratio.clamp(1 - clip, 1 + clip) * adv
+                ).mean()
+                value = agent.value(b_obs[idx])
+                if cfg.clip_vloss:
+                    clipped = b_val[idx] + (value - b_val[idx]).clamp(-clip, clip)
+                    value_loss = torch.max(
+                        (value - b_ret[idx]) ** 2, (clipped - b_ret[idx]) ** 2
+                    ).mean()
+                else:
+                    value_loss = ((value - b_ret[idx]) ** 2).mean()
+                loss = (
+                    -clip_objective
+                    + cfg.vf_coef * value_loss
+                    - cfg.ent_coef * dist.entropy().mean()
+                )
+                optimiser.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(agent.parameters(), cfg.max_grad_norm)
+                optimiser.step()
+
+        if tracker.maybe_evaluate(steps, agent.act) and stop_when_solved:
+            break
+    envs.close()
+    return tracker.result(steps, agent.act)

@@ -1,0 +1,118 @@
+"""The RL algorithms: GAE against a hand recursion, reproducibility, masking, smoke runs."""
+
+import json
+
+import pytest
+import torch
+
+from pgtheory.algos import ALGORITHMS
+from pgtheory.algos.evaluation import aggregate, interquartile_mean, iqm_with_interval
+from pgtheory.algos.ppo import gae
+from pgtheory.cli import main
+
+CPU = torch.device("cpu")
+
+
+def hand_gae(rewards, values, dones, last_value, gamma, lam):
+    """GAE written the slow way, one environment, straight from the definition."""
+    T = len(rewards)
+    out = []
+    for t in range(T):
+        total, weight = 0.0, 1.0
+        for k in range(t, T):
+            next_value = last_value if k == T - 1 else values[k + 1]
+            delta = rewards[k] + gamma * next_value * (1 - dones[k]) - values[k]
+            total += weight * delta
+            if dones[k]:
+                break
+            weight *= gamma * lam
+        out.append(total)
+    return out
+
+
+@pytest.mark.parametrize("lam", [0.0, 0.8, 1.0])
+def test_gae_matches_the_definition(lam):
+    gen = torch.Generator().manual_seed(0)
+    rewards, values = torch.randn(12, 1, generator=gen), torch.randn(12, 1, generator=gen)
+    dones = torch.zeros(12, 1)
+    dones[4] = dones[9] = 1.0
+    last = torch.randn(1, generator=gen)
+    ours = gae(rewards, values, dones, last, 0.9, lam)[:, 0]
+    ref = hand_gae(
+        rewards[:, 0].tolist(), values[:, 0].tolist(), dones[:, 0].tolist(), float(last), 0.9, lam
+    )
+    torch.testing.assert_close(ours, torch.tensor(ref), rtol=1e-5, atol=1e-5)
+
+
+def test_gae_lambda_zero_is_the_td_error_and_one_the_monte_carlo_advantage():
+    rewards, values = torch.tensor([[1.0], [2.0], [3.0]]), torch.tensor([[0.5], [0.2], [0.1]])
+    dones, last = torch.tensor([[0.0], [0.0], [1.0]]), torch.tensor([9.0])
+    td = gae(rewards, values, dones, last, 0.5, 0.0)[:, 0]
+    torch.testing.assert_close(
+        td, torch.tensor([1 + 0.5 * 0.2 - 0.5, 2 + 0.5 * 0.1 - 0.2, 3 - 0.1])
+    )
+    mc = gae(rewards, values, dones, last, 0.5, 1.0)[:, 0]
+    returns = torch.tensor([1 + 0.5 * 2 + 0.25 * 3, 2 + 0.5 * 3, 3.0])
+    torch.testing.assert_close(mc, returns - values[:, 0])
+
+
+@pytest.mark.parametrize("algo", sorted(ALGORITHMS))
+def test_every_algorithm_runs_and_is_reproducible(algo):
+    train = ALGORITHMS[algo]
+    a = train(
+        "CartPole-v1", 3, 3_000, CPU, eval_every=1_500, eval_episodes=4, stop_when_solved=False
+    )
+    b = train(
+        "CartPole-v1", 3, 3_000, CPU, eval_every=1_500, eval_episodes=4, stop_when_solved=False
+    )
+    assert a.steps >= 1_500 and a.curve
+    assert [(s, r) for s, _, r in a.curve] == [(s, r) for s, _, r in b.curve]
+    assert a.final_eval_return == b.final_eval_return
+
+
+def test_reset_steps_are_not_counted_as_transitions():
+    """REINFORCE counts exactly the steps of the episodes it learns from."""
+    result = ALGORITHMS["reinforce"]("CartPole-v1", 0, 1, CPU, eval_every=10**9, eval_episodes=2)
+    # one batch of 8 complete CartPole episodes: each lasts at least 8 steps and at most 500
+    assert 8 * 8 <= result.steps <= 8 * 500
+
+
+def test_iqm_and_aggregate():
+    assert interquartile_mean([0, 1, 2, 3, 100, -100, 1, 2]) == pytest.approx(1.5)
+    summary = iqm_with_interval([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert summary["ci"][0] <= summary["iqm"] <= summary["ci"][1]
+
+
+def test_train_cli_writes_the_json(tmp_path):
+    out = tmp_path / "run.json"
+    assert (
+        main(["train", "reinforce", "--seeds", "2", "--max-steps", "2000", "--json", str(out)]) == 0
+    )
+    doc = json.loads(out.read_text())
+    assert doc["algo"] == "reinforce" and doc["env"] == "CartPole-v1"
+    assert [s["seed"] for s in doc["seeds"]] == [0, 1]
+    for s in doc["seeds"]:
+        assert {
+            "seed",
+            "solved",
+            "steps_to_solve",
+            "seconds_to_solve",
+            "final_eval_return",
+            "sps",
+        } <= set(s)
+    assert {"solved_fraction", "final_eval_return", "seconds_to_solve"} <= set(doc["aggregate"])
+
+
+@pytest.mark.parametrize(
+    "argv", [["train", "ppo", "--env", "NoSuchEnv-v0"], ["train", "ppo", "--seeds", "0"]]
+)
+def test_train_cli_rejects_bad_input(argv, capsys):
+    assert main(argv) == 2
+    assert capsys.readouterr().err.startswith("pgtheory: error:")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("algo", ["ppo", "reinforce", "actor-critic"])
+def test_cartpole_is_solved_by_most_seeds(algo):
+    results = [ALGORITHMS[algo]("CartPole-v1", s, 300_000, CPU) for s in range(5)]
+    assert aggregate(results, 300_000)["solved_fraction"] >= 0.8
