@@ -1,0 +1,239 @@
+"""003: statements about the training code: loss scaling and learning rates, dropout at
+inference, and the log_softmax alternative for the Pong network."""
+
+import torch
+from torch import nn
+
+from pgtheory.claim import (
+    Claim,
+    Context,
+    Kind,
+    Source,
+    Verdict,
+    beyond_conditions,
+    check,
+    negative_control,
+)
+from pgtheory.stats import Finding, exact_comparison
+
+SEED_003 = "003_406e58457e86a039.txt"
+BATCH_SIZE, LEARNING_RATE, STEPS = 64, 0.01, 20
+
+# --- 003-batchsize-division-equals-smaller-lr ---------------------------------------------------
+
+
+def train_small_network(
+    optimiser_name: str, loss_divisor: float, lr: float, seed: int
+) -> torch.Tensor:
+    """20 steps on a fixed regression problem; returns the final parameters (flattened)."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(256, 4, generator=gen, dtype=torch.float64)
+    y = torch.randn(256, 1, generator=gen, dtype=torch.float64)
+    torch.manual_seed(seed)
+    net = nn.Sequential(nn.Linear(4, 16), nn.Tanh(), nn.Linear(16, 1)).double()
+    optimiser = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}[optimiser_name](
+        net.parameters(), lr=lr
+    )
+    for _ in range(STEPS):
+        loss = ((net(x) - y) ** 2).sum() / loss_divisor
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    return torch.cat([p.detach().flatten() for p in net.parameters()])
+
+
+def division_equals_smaller_lr(optimiser_name: str, smaller_lr: float):
+    """Loss / batch_size with lr, against the undivided loss with ``smaller_lr``."""
+
+    def run(ctx: Context) -> Finding:
+        divided = train_small_network(optimiser_name, BATCH_SIZE, LEARNING_RATE, ctx.seed % 2**31)
+        smaller = train_small_network(optimiser_name, 1.0, smaller_lr, ctx.seed % 2**31)
+        return exact_comparison(
+            divided,
+            smaller,
+            tolerance=1e-10,
+            method=f"{STEPS} {optimiser_name} steps, parameters compared",
+        )
+
+    return run
+
+
+BATCHSIZE_DIVISION = Claim(
+    id="003-batchsize-division-equals-smaller-lr",
+    title="Dividing the loss by the batch size is equivalent to a smaller learning rate",
+    statement=r"\nabla (L / B) \text{ with step } \alpha \ \equiv\ \nabla L \text{ with step } \alpha / B",
+    sources=(
+        Source(
+            SEED_003,
+            "Calculating loss and backpropagation. That is the core learning step.",
+            "equivalent to using a smaller learning rate",
+        ),
+    ),
+    conditions="Left out by the document: the optimiser must be plain SGD (no momentum "
+    "normalisation). 003 itself recommends Adam, which divides by a running gradient scale.",
+    expected=Verdict.CONDITIONAL,
+    reading="For SGD, (alpha/B) grad L = alpha grad (L/B) exactly. Adam's update is invariant to "
+    "the scale of the loss (up to eps), so dividing by B changes almost nothing, while lr/B "
+    "shrinks every step B-fold: the two are not equivalent with the optimiser 003 uses.",
+    checks=(
+        check(
+            "SGD: loss / 64 with lr 0.01 against loss with lr 0.01/64",
+            Kind.EXACT,
+            division_equals_smaller_lr("sgd", LEARNING_RATE / BATCH_SIZE),
+        ),
+        beyond_conditions(
+            "Adam: loss / 64 with lr 0.01 against loss with lr 0.01/64",
+            Kind.EXACT,
+            division_equals_smaller_lr("adam", LEARNING_RATE / BATCH_SIZE),
+        ),
+        negative_control(
+            "SGD against lr 0.01/64^2",
+            Kind.EXACT,
+            division_equals_smaller_lr("sgd", LEARNING_RATE / BATCH_SIZE**2),
+        ),
+    ),
+)
+
+# --- 003-dropout-inference-scaling ---------------------------------------------------------------
+
+P_DROP = 0.5
+
+
+def dropout_at_inference(expected_factor: float):
+    """torch.nn.Dropout(0.5) in eval mode against ``expected_factor`` times its input."""
+
+    def run(ctx: Context) -> Finding:
+        x = torch.randn(1000, generator=ctx.cpu_generator(), dtype=torch.float64)
+        layer = nn.Dropout(P_DROP).eval()
+        return exact_comparison(
+            layer(x), expected_factor * x, method="eval-mode output against a scaled input"
+        )
+
+    return run
+
+
+def dropout_scales_in_training(ctx: Context) -> Finding:
+    """MC through torch's own nn.Dropout(0.5) in training mode: E[output] = input, because the
+    kept units are scaled by 1/(1 - p) while training, leaving nothing to scale at inference."""
+    x = torch.linspace(-2, 2, 8, dtype=torch.float64, device=ctx.device)
+    layer = nn.Dropout(P_DROP).train()
+
+    def sampler(n: int, gen: torch.Generator) -> torch.Tensor:
+        # nn.Dropout draws from torch's global generator: seed it from this check's stream
+        torch.manual_seed(int(torch.randint(2**62, (1,), generator=gen, device=gen.device)))
+        return layer(x.expand(n, 8))
+
+    return ctx.mean_test(sampler, x.cpu(), resolution=0.02)
+
+
+DROPOUT_INFERENCE = Claim(
+    id="003-dropout-inference-scaling",
+    title="At inference dropout is turned off and the weights are scaled",
+    statement=r"\text{eval: } y = (1-p)\,W x \text{ (weights scaled)},\quad \text{train: } y = W (m \odot x)",
+    sources=(
+        Source(
+            SEED_003,
+            "The Policy Network",
+            "At inference (test time), dropout is turned off, and weights are scaled to reflect full capacity.",
+        ),
+    ),
+    conditions="PyTorch's nn.Dropout, which the document's network uses.",
+    expected=Verdict.REFUTED,
+    reading="That is the original (Srivastava et al.) convention. PyTorch uses inverted dropout: "
+    "kept units are scaled by 1/(1 - p) during training and nothing is scaled at inference. The "
+    "expected activations agree either way. Note also that 003's program acts with dropout on "
+    "(policy.train() in forward_pass), so the 'inference' network is never the acting one.",
+    checks=(
+        check(
+            "eval mode scales by 1 - p = 0.5 (exact)", Kind.EXACT, dropout_at_inference(1 - P_DROP)
+        ),
+        check(
+            "corrected: eval mode is the identity (exact)", Kind.EXACT, dropout_at_inference(1.0)
+        ),
+        check(
+            "corrected: training mode keeps E[output] = input (MC)",
+            Kind.MONTE_CARLO,
+            dropout_scales_in_training,
+        ),
+        negative_control(
+            "eval mode doubles its input (exact)", Kind.EXACT, dropout_at_inference(2.0)
+        ),
+    ),
+)
+
+# --- 003-log-softmax-alt-pong --------------------------------------------------------------------
+
+
+def pong_log_prob_alternative(two_logits: bool):
+    """The printed alternative: log_softmax over the model's outputs, gathered at the action,
+    for 003's Pong network (one sigmoid output, P(UP)), against the Bernoulli log-probability.
+    ``two_logits`` (the fix): feed log_softmax the two logits [0, logit(p)] instead."""
+
+    def run(ctx: Context) -> Finding:
+        gen = ctx.cpu_generator()
+        model_preds = (
+            torch.rand(32, 1, generator=gen, dtype=torch.float64) * 0.98 + 0.01
+        )  # sigmoid outputs
+        targets = (torch.rand(32, generator=gen) < 0.5).long()
+        if two_logits:
+            p = model_preds.squeeze(1)
+            model_preds = torch.stack([torch.zeros_like(p), torch.log(p) - torch.log1p(-p)], 1)
+            bernoulli = torch.distributions.Bernoulli(probs=p).log_prob(targets.double())
+        else:
+            bernoulli = torch.distributions.Bernoulli(probs=model_preds.squeeze(1)).log_prob(
+                targets.double()
+            )
+            targets = torch.zeros_like(targets)  # gather needs an index < 1 on a width-1 output
+        log_probs = torch.log_softmax(model_preds, dim=-1)
+        log_prob_actions = log_probs.gather(1, targets.unsqueeze(1)).squeeze(1)
+        return exact_comparison(
+            log_prob_actions,
+            bernoulli,
+            method="printed alternative against Bernoulli(p).log_prob(a)",
+        )
+
+    return run
+
+
+LOG_SOFTMAX_ALT_PONG = Claim(
+    id="003-log-softmax-alt-pong",
+    title="For the Pong network, log_softmax + gather is an alternative to BCE",
+    statement=r"\texttt{log\_softmax(model\_preds, -1).gather(1, a)} = \log \pi(a|s) \text{ for the sigmoid Pong network}",
+    sources=(
+        Source(
+            SEED_003,
+            "Calculating loss and backpropagation. That is the core learning step.",
+            "We could also do as in Cartpole:",
+        ),
+    ),
+    conditions="003's Pong network, which outputs one sigmoid probability per observation.",
+    expected=Verdict.REFUTED,
+    reading="log_softmax over a width-1 output is identically 0, so every log-probability is 0 "
+    "and the gradient vanishes; gathering action 1 is out of range, and float targets (as the "
+    "Pong code builds them) are rejected by gather. It works with two logits [0, logit(p)].",
+    checks=(
+        check(
+            "printed alternative on the one-output network (exact)",
+            Kind.EXACT,
+            pong_log_prob_alternative(False),
+        ),
+        check(
+            "corrected: two logits [0, logit(p)] (exact)",
+            Kind.EXACT,
+            pong_log_prob_alternative(True),
+        ),
+        negative_control(
+            "Bernoulli log-probability of the other action (exact)",
+            Kind.EXACT,
+            lambda ctx: _other_action(ctx),
+        ),
+    ),
+)
+
+
+def _other_action(ctx: Context) -> Finding:
+    gen = ctx.cpu_generator()
+    p = torch.rand(32, generator=gen, dtype=torch.float64) * 0.98 + 0.01
+    a = (torch.rand(32, generator=gen) < 0.5).double()
+    bernoulli = torch.distributions.Bernoulli(probs=p)
+    return exact_comparison(bernoulli.log_prob(1 - a), bernoulli.log_prob(a))
