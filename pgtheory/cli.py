@@ -9,11 +9,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import gymnasium as gym
+import torch
 from tqdm import tqdm
 
 from pgtheory.algos import ALGORITHMS
 from pgtheory.algos.common import reward_threshold
 from pgtheory.algos.evaluation import aggregate
+from pgtheory.bench import Measurement, run_benchmarks, verify_timings
 from pgtheory.claim import Claim, ClaimResult, discover, select
 from pgtheory.montecarlo import resolve_device
 from pgtheory.report import write_report, write_results_json
@@ -55,6 +57,12 @@ def _parser() -> argparse.ArgumentParser:
 
     ls = sub.add_parser("list", help="list the claims, their sources and expected verdicts")
     claim_selection(ls)
+
+    b = sub.add_parser("bench", help="benchmark the estimators against the random-number limit")
+    b.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
+    b.add_argument("--json", type=Path, help="write the measurements to this JSON file")
+    b.add_argument("--no-verify", action="store_true", help="skip timing pgtheory verify")
+    b.add_argument("--no-billion", action="store_true", help="skip the 1e9-sample memory run")
 
     t = sub.add_parser("train", help="train a policy-gradient algorithm on a gymnasium environment")
     t.add_argument("algo", choices=sorted(ALGORITHMS), help="the algorithm")
@@ -139,6 +147,37 @@ def _verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    try:
+        device = resolve_device(args.device)
+    except (RuntimeError, ValueError) as exc:
+        raise UsageError(f"bad --device {args.device!r}: {exc}") from exc
+
+    def show(m: Measurement) -> None:
+        ratios = "".join(
+            f"  {label} {value:8.3g}"
+            for label, value in (
+                ("x rng limit", m.ratio_to_rng_limit),
+                ("x naive", m.ratio_to_naive),
+            )
+            if value is not None
+        )
+        print(f"{m.name:64s} {m.value:14,.6g} {m.unit:12s}{ratios}", flush=True)
+
+    print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads")
+    measurements = run_benchmarks(device, billion=not args.no_billion, report=show)
+    if not args.no_verify:
+        for m in verify_timings(device):
+            show(m)
+            measurements.append(m)
+    if args.json:
+        try:
+            write_atomically(args.json, json.dumps([m.to_dict() for m in measurements], indent=2))
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.json}: {exc}") from exc
+    return 0
+
+
 def _train(args: argparse.Namespace) -> int:
     try:
         reward_threshold(args.env)
@@ -194,7 +233,8 @@ def _train(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"verify": _verify, "list": _list, "train": _train}[args.command](args)
+        commands = {"verify": _verify, "list": _list, "train": _train, "bench": _bench}
+        return commands[args.command](args)
     except UsageError as exc:
         print(f"pgtheory: error: {exc}", file=sys.stderr)
         return 2
