@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from pgtheory.distributed import rank_and_world
 from pgtheory.montecarlo import (
     Sampler,
     derive_seed,
@@ -295,7 +296,10 @@ def run_check(
     claim: Claim, item: Check, run_seed: int, device: torch.device, quick: bool
 ) -> Evidence:
     """Run one check on its own generator; an exception becomes ``error`` evidence."""
-    seed = derive_seed(run_seed, claim.id, item.name)
+    rank, world = rank_and_world()
+    # one independent stream per rank; a single process keeps the plain (run, check) seed
+    names = (claim.id, item.name) if world == 1 else (claim.id, item.name, f"rank {rank}")
+    seed = derive_seed(run_seed, *names)
     ctx = Context(seed=seed, device=device, generator=make_generator(seed, device), quick=quick)
     start = time.perf_counter()
     finding: Finding | None = None

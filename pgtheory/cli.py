@@ -17,6 +17,7 @@ from pgtheory.algos.common import reward_threshold
 from pgtheory.algos.evaluation import aggregate
 from pgtheory.bench import Measurement, run_benchmarks, verify_timings
 from pgtheory.claim import Claim, ClaimResult, discover, select
+from pgtheory.distributed import init_from_environment, rank_and_world
 from pgtheory.montecarlo import resolve_device
 from pgtheory.report import write_report, write_results_json
 from pgtheory.report.results import strict_json, write_atomically
@@ -110,7 +111,9 @@ def _verify(args: argparse.Namespace) -> int:
     except (RuntimeError, ValueError) as exc:
         raise UsageError(f"bad --device {args.device!r}: {exc}") from exc
 
-    bar = tqdm(total=len(claims), unit="claim", disable=None, leave=False)
+    init_from_environment(device)  # under torchrun: shard Monte Carlo over the ranks
+    rank, world = rank_and_world()
+    bar = tqdm(total=len(claims), unit="claim", disable=True if rank else None, leave=False)
 
     def report_progress(result: ClaimResult) -> None:
         bar.set_postfix_str(f"{result.claim.id}: {result.verdict.value}")
@@ -120,6 +123,9 @@ def _verify(args: argparse.Namespace) -> int:
         claims, seed=args.seed, device=device, quick=args.quick, on_result=report_progress
     )
     bar.close()
+    if rank != 0:  # every rank decided the same; rank 0 reports
+        return 1 if record.unexpected or record.errors else 0
+    record.environment["world_size"] = world
     try:
         write_results_json(record, args.out / "results.json")
         write_report(record, args.out / "index.html")

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from pgtheory.distributed import all_reduce_moments, share
 from pgtheory.moments import Moments
 from pgtheory.stats import (
     DEFAULT_FALSE_ALARM,
@@ -67,6 +68,14 @@ def stream_moments(
     return total
 
 
+def sharded_moments(
+    sampler: Sampler, n: int, generator: torch.Generator, chunk_size: int = 1 << 16
+) -> Moments:
+    """Moments of ``n`` samples in all: under torch.distributed each rank streams its share
+    from its own generator and the shards are merged; in one process, :func:`stream_moments`."""
+    return all_reduce_moments(stream_moments(sampler, share(n), generator, chunk_size))
+
+
 def monte_carlo_mean_test(
     sampler: Sampler,
     reference: torch.Tensor | float | Sequence[float],
@@ -85,7 +94,7 @@ def monte_carlo_mean_test(
     independently of the samples that decide. If the cap binds, the interval may come out
     wider than the resolution and the decision is then inconclusive, never a false support.
     """
-    pilot = Moments.of(sampler(pilot_samples, generator))
+    pilot = sharded_moments(sampler, pilot_samples, generator)
     components = max(1, pilot.mean.numel())
     pilot_std = pilot.std.reshape(-1).cpu()
     res = torch.as_tensor(resolution, dtype=torch.float64).reshape(-1).expand_as(pilot_std)
@@ -96,7 +105,7 @@ def monte_carlo_mean_test(
     )
     n = min(planned, max_samples)
     chunk = max(1024, CHUNK_ELEMENTS // components)
-    moments = stream_moments(sampler, n, generator, chunk)
+    moments = sharded_moments(sampler, n, generator, chunk)
     finding = mean_equality_test(moments, reference, resolution=resolution, false_alarm=false_alarm)
     detectable = min_discrepancy_detectable_by_mean_test(
         float(moments.std.max()), n, false_alarm, components
@@ -131,13 +140,13 @@ def monte_carlo_ratio_test(
     z = critical_z(false_alarm)
     plans = []
     for sampler in (numerator, denominator):
-        pilot = Moments.of(sampler(pilot_samples, generator))
+        pilot = sharded_moments(sampler, pilot_samples, generator)
         relative_sd = float(pilot.std) / max(abs(float(pilot.mean)), 1e-300)
         plans.append(math.ceil(8 * (z * relative_sd / resolution) ** 2))
     n_num, n_den = (max(2, min(p, max_samples)) for p in plans)
     finding = log_ratio_test(
-        stream_moments(numerator, n_num, generator),
-        stream_moments(denominator, n_den, generator),
+        sharded_moments(numerator, n_num, generator),
+        sharded_moments(denominator, n_den, generator),
         predicted=predicted,
         alternative=alternative,
         resolution=resolution,
@@ -166,7 +175,8 @@ def monte_carlo_scaling_test(
     (10 points: t(5e-5, 8) ~ 8).
     """
     ys = [
-        float(stream_moments(make_sampler(float(x)), samples_per_point, generator).mean) for x in xs
+        float(sharded_moments(make_sampler(float(x)), samples_per_point, generator).mean)
+        for x in xs
     ]
     finding = slope_test(xs, ys, predicted, resolution=resolution, false_alarm=false_alarm)
     finding.note = f"{len(xs)} grid points x {samples_per_point:,} samples"
