@@ -3,11 +3,12 @@
 import re
 
 import pytest
-from conftest import CLAIMS_DIR
 
 from pgtheory.claim import Role, Verdict, discover, run_claim
 from pgtheory.policies import GaussianPolicy
 from pgtheory.stats import Outcome
+
+from conftest import CLAIMS_DIR
 
 CLAIMS = discover([CLAIMS_DIR])
 FOUNDATION = {

@@ -6,9 +6,10 @@ import sys
 import textwrap
 
 import pytest
-from conftest import CLAIMS_DIR, ROOT
 
 from pgtheory.cli import main
+
+from conftest import CLAIMS_DIR, ROOT
 
 
 def test_verify_writes_both_reports(tmp_path, capsys):

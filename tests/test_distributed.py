@@ -8,11 +8,12 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from conftest import CLAIMS_DIR
 from pgtheory.claim import discover, run_claim, select
 from pgtheory.distributed import all_reduce_moments, share
 from pgtheory.moments import Moments
 from pgtheory.montecarlo import derive_seed, make_generator, sharded_moments
+
+from conftest import CLAIMS_DIR
 
 CLAIM_PATTERN = "001-score-zero-mean,002-is-identity,000-var-d-over-sigma2"
 

@@ -1,10 +1,10 @@
 import re
 
-from conftest import CLAIMS_DIR
-
 from pgtheory.claim import discover, select
 from pgtheory.report import render_report
 from pgtheory.verify import verify
+
+from conftest import CLAIMS_DIR
 
 
 def test_report_is_self_contained_and_shows_every_claim():
