@@ -26,7 +26,7 @@ from pgtheory.envs.finite import (
 )
 from pgtheory.estimators import discounted_reward_to_go
 from pgtheory.policies import SoftmaxPolicy
-from pgtheory.stats import Finding, Outcome, all_hold, exact_comparison
+from pgtheory.stats import Finding, Outcome, all_hold, exact_comparison, proportionality_check
 
 SEED_003 = "003_406e58457e86a039.txt"
 SOFTMAX_SECTION = "Illustration: Softmax Policy for Discrete Actions"
@@ -562,7 +562,7 @@ def proportional_to_gradient(normalise: bool, score_sign: float = 1.0):
 
     def run(ctx: Context) -> Finding:
         gen = ctx.cpu_generator()
-        worst, findings = 0.0, []
+        findings = []
         for _ in range(5):
             mdp = random_mdp(3, 2, 4, gen)
             mdp = FiniteMDP(mdp.transitions, mdp.rewards + 1.0, mdp.initial, mdp.horizon)
@@ -581,18 +581,8 @@ def proportional_to_gradient(normalise: bool, score_sign: float = 1.0):
                 ).sum(1).flatten(1)
 
             expected = trajectory_expectation(mdp, policy, estimator)
-            grad = exact_policy_gradient(mdp, logits)
-            scale = float(expected @ grad / (grad @ grad))
-            residual = float((expected - scale * grad).norm() / expected.norm())
-            worst = max(worst, residual)
-            findings.append(scale > 0 and residual < 1e-9)
-        return Finding(
-            Outcome.SUPPORTS if all(findings) else Outcome.REFUTES,
-            "exact enumeration; E[estimator] against its best multiple of grad J",
-            statistic=worst,
-            resolution=1e-9,
-            note=f"largest relative residual {worst:.3g} over 5 MDPs (0 means a positive multiple of grad J)",
-        )
+            findings.append(proportionality_check(expected, exact_policy_gradient(mdp, logits)))
+        return all_hold(findings)
 
     return run
 

@@ -303,3 +303,26 @@ def log_ratio_test(
         resolution=resolution,
         note=f"ratio {math.exp(log_ratio):.4g} (log-scale resolution {resolution:g})",
     )
+
+
+def proportionality_check(
+    value: torch.Tensor, reference: torch.Tensor, *, tolerance: float = 1e-9
+) -> Finding:
+    """Decide whether ``value`` is a positive multiple of ``reference`` (both exact).
+
+    The best scale is the least-squares c = <value, reference> / ||reference||^2; the relative
+    residual ||value - c reference|| / ||value|| must stay within ``tolerance`` and c be > 0.
+    """
+    v = torch.as_tensor(value, dtype=torch.float64).detach().cpu().reshape(-1)
+    r = torch.as_tensor(reference, dtype=torch.float64).detach().cpu().reshape(-1)
+    scale = float(v @ r / (r @ r))
+    residual = float((v - scale * r).norm() / v.norm().clamp_min(1e-300))
+    holds = scale > 0 and residual <= tolerance
+    return Finding(
+        Outcome.SUPPORTS if holds else Outcome.REFUTES,
+        "least-squares scale and relative residual, exact",
+        estimate=scale,
+        statistic=residual,
+        resolution=tolerance,
+        note=f"scale {scale:.6g}, relative residual {residual:.3g} (tolerance {tolerance:.0e})",
+    )

@@ -26,16 +26,37 @@ def free_port() -> int:
 
 def stream(rank: int, n: int) -> torch.Tensor:
     gen = make_generator(derive_seed(0, "test", f"rank {rank}"))
-    return torch.randn(n, 3, generator=gen, dtype=torch.float64) * torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64)
+    return torch.randn(n, 3, generator=gen, dtype=torch.float64) * torch.tensor(
+        [1.0, 2.0, 3.0], dtype=torch.float64
+    )
 
 
 def worker(rank: int, world: int, port: int, results) -> None:
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    dist.init_process_group(
+        "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world
+    )
     try:
         merged = all_reduce_moments(Moments.of(stream(rank, 1000 + 7 * rank)))
-        sharded = sharded_moments(lambda n, g: torch.randn(n, generator=g, dtype=torch.float64), 10_001, make_generator(rank))
-        verdicts = {c.id: run_claim(c, 0, "cpu").verdict.value for c in select(discover([CLAIMS_DIR]), CLAIM_PATTERN)}
-        results.put((rank, merged.count, merged.mean.tolist(), merged.m2.tolist(), share(10_001), sharded.count, verdicts))
+        sharded = sharded_moments(
+            lambda n, g: torch.randn(n, generator=g, dtype=torch.float64),
+            10_001,
+            make_generator(rank),
+        )
+        verdicts = {
+            c.id: run_claim(c, 0, "cpu").verdict.value
+            for c in select(discover([CLAIMS_DIR]), CLAIM_PATTERN)
+        }
+        results.put(
+            (
+                rank,
+                merged.count,
+                merged.mean.tolist(),
+                merged.m2.tolist(),
+                share(10_001),
+                sharded.count,
+                verdicts,
+            )
+        )
     finally:
         dist.destroy_process_group()
 
@@ -52,8 +73,12 @@ def test_merged_moments_equal_the_union_of_the_streams(two_ranks):
     union = Moments.of(torch.cat([stream(0, 1000), stream(1, 1007)]))
     for _, count, mean, m2, *_ in two_ranks:
         assert count == union.count
-        torch.testing.assert_close(torch.tensor(mean, dtype=torch.float64), union.mean, rtol=1e-13, atol=1e-13)
-        torch.testing.assert_close(torch.tensor(m2, dtype=torch.float64), union.m2, rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(
+            torch.tensor(mean, dtype=torch.float64), union.mean, rtol=1e-13, atol=1e-13
+        )
+        torch.testing.assert_close(
+            torch.tensor(m2, dtype=torch.float64), union.m2, rtol=1e-12, atol=1e-12
+        )
 
 
 def test_samples_are_split_and_counted_once(two_ranks):
@@ -62,6 +87,9 @@ def test_samples_are_split_and_counted_once(two_ranks):
 
 
 def test_verdicts_equal_a_single_process_run(two_ranks):
-    single = {c.id: run_claim(c, 0, "cpu").verdict.value for c in select(discover([CLAIMS_DIR]), CLAIM_PATTERN)}
+    single = {
+        c.id: run_claim(c, 0, "cpu").verdict.value
+        for c in select(discover([CLAIMS_DIR]), CLAIM_PATTERN)
+    }
     for *_, verdicts in two_ranks:
         assert verdicts == single
