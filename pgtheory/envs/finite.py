@@ -152,3 +152,15 @@ def trajectory_expectation(mdp: FiniteMDP, policy: SoftmaxPolicy, fn) -> torch.T
 def step_rewards(mdp: FiniteMDP, traj: Trajectories) -> torch.Tensor:
     """``r(s_t, a_t)`` per step, shape ``(n, H)`` (undiscounted)."""
     return mdp.rewards[traj.states, traj.actions]
+
+
+def finite_horizon_values(mdp: FiniteMDP, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Time-dependent V[t, s] and Q[t, s, a] by backward recursion over the horizon, with
+    Q_t(s, a) = r(s, a) + gamma sum_s' P(s'|s, a) V_{t+1}(s') and V_H = 0."""
+    pi = torch.softmax(logits, -1)
+    V = torch.zeros(mdp.horizon + 1, mdp.num_states, dtype=torch.float64)
+    Q = torch.zeros(mdp.horizon, mdp.num_states, mdp.num_actions, dtype=torch.float64)
+    for t in reversed(range(mdp.horizon)):
+        Q[t] = mdp.rewards + mdp.gamma * mdp.transitions @ V[t + 1]
+        V[t] = (pi * Q[t]).sum(-1)
+    return V[:-1], Q

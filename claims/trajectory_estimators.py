@@ -1,0 +1,672 @@
+"""001, 002, 003: trajectory-level estimators on finite MDPs: the REINFORCE gradient, its sum
+limits, reward-to-go, advantages, and what the documents say about their variance."""
+
+from collections.abc import Callable
+
+import torch
+
+from pgtheory.claim import (
+    Claim,
+    Context,
+    Kind,
+    Source,
+    Verdict,
+    beyond_conditions,
+    check,
+    negative_control,
+)
+from pgtheory.envs.finite import (
+    FiniteMDP,
+    Trajectories,
+    discounted_return,
+    exact_policy_gradient,
+    finite_horizon_values,
+    random_mdp,
+    sample_trajectories,
+    score_sum,
+    step_rewards,
+    to_device,
+    trajectory_expectation,
+)
+from pgtheory.estimators import discounted_reward_to_go
+from pgtheory.policies import SoftmaxPolicy
+from pgtheory.stats import Finding, Outcome, all_hold, exact_comparison
+
+SEED_001, SEED_002, SEED_003 = (
+    "001_dfff2308e2bb0704.txt",
+    "002_1b7ba2deb061a988.txt",
+    "003_406e58457e86a039.txt",
+)
+Estimator = Callable[[FiniteMDP, SoftmaxPolicy, Trajectories], torch.Tensor]
+
+
+def random_cases(ctx: Context, count: int = 5, horizon: int = 3, gamma: float = 1.0):
+    gen = ctx.cpu_generator()
+    for _ in range(count):
+        mdp = random_mdp(3, 2, horizon, gen, gamma=gamma)
+        yield mdp, torch.randn(3, 2, generator=gen, dtype=torch.float64)
+
+
+def per_step(policy: SoftmaxPolicy, traj: Trajectories, weights: torch.Tensor) -> torch.Tensor:
+    """sum_t weights[:, t] grad log pi(a_t|s_t), shape (n, S*A)."""
+    return (policy.score(traj.states, traj.actions) * weights[..., None, None]).sum(1).flatten(1)
+
+
+def full_return(mdp, policy, traj):
+    """R(tau) sum_t grad log pi(a_t|s_t): equation (4)/(5), 002's REINFORCE."""
+    return score_sum(policy, traj) * discounted_return(mdp, traj)[:, None]
+
+
+def reward_to_go(mdp, policy, traj):
+    """sum_t G_t grad log pi(a_t|s_t), G_t = sum_{k>=t} gamma^(k-t) r_k."""
+    return per_step(policy, traj, discounted_reward_to_go(step_rewards(mdp, traj), mdp.gamma))
+
+
+def unbiased_on_random_mdps(
+    estimator: Estimator, count: int = 5, horizon: int = 3, gamma: float = 1.0
+):
+    """Exact: E[estimator] against grad J by enumeration, on ``count`` random MDPs."""
+
+    def run(ctx: Context) -> Finding:
+        findings = []
+        for mdp, logits in random_cases(ctx, count, horizon, gamma):
+            policy = SoftmaxPolicy(logits)
+            expected = trajectory_expectation(
+                mdp, policy, lambda t, m=mdp, p=policy: estimator(m, p, t)
+            )
+            findings.append(exact_comparison(expected, exact_policy_gradient(mdp, logits)))
+        return all_hold(findings)
+
+    return run
+
+
+def unbiased_mc(estimator: Estimator, batch: int = 1, scale: float = 1.0, resolution: float = 0.05):
+    """MC: the mean of ``scale`` times the sum over batches of ``batch`` sampled trajectories."""
+
+    def run(ctx: Context) -> Finding:
+        mdp, logits = next(random_cases(ctx, 1))
+        reference = exact_policy_gradient(mdp, logits)
+        mdp, policy = to_device(mdp, ctx.device), SoftmaxPolicy(logits.to(ctx.device))
+
+        def sampler(n: int, gen: torch.Generator) -> torch.Tensor:
+            values = estimator(mdp, policy, sample_trajectories(mdp, policy, n * batch, gen))
+            return scale * values.reshape(n, batch, -1).sum(1)
+
+        return ctx.mean_test(sampler, reference, resolution=resolution)
+
+    return run
+
+
+def sign_flipped(mdp, policy, traj):
+    return -full_return(mdp, policy, traj)
+
+
+# --- 001-pgt-eq4, 002-reinforce-gradient, 001-reinforce-eq5-unbiased ----------------------------
+
+PGT_EQ4 = Claim(
+    id="001-pgt-eq4",
+    title="Equation (4): grad J = E[R(tau) sum_t grad log pi(a_t|s_t)]",
+    statement=r"\nabla_\theta J(\theta) = \mathbb{E}_{\tau \sim \pi_\theta} \Big[ R(\tau) \sum_{t=0}^{T} \nabla_\theta \log \pi_\theta(a_t\mid s_t) \Big]",
+    sources=(
+        Source(
+            SEED_001,
+            "Policy Gradient Theorem",
+            "Derive the policy gradient as an expectation over trajectories",
+        ),
+    ),
+    conditions="Finite horizon; R(tau) the return of the whole trajectory; dynamics independent of theta.",
+    expected=Verdict.CONFIRMED,
+    reading="The log-derivative trick with the environment terms dropped (Appendix A).",
+    checks=(
+        check(
+            "five random MDPs, H = 3 (exact enumeration)",
+            Kind.EXACT,
+            unbiased_on_random_mdps(full_return),
+        ),
+        negative_control(
+            "with the score's sign flipped (exact enumeration)",
+            Kind.EXACT,
+            unbiased_on_random_mdps(sign_flipped),
+        ),
+    ),
+)
+
+REINFORCE_GRADIENT = Claim(
+    id="002-reinforce-gradient",
+    title="The REINFORCE gradient E[(sum_t grad log pi(a_t|s_t)) R(tau)]",
+    statement=r"\nabla_\theta J(\theta) = \mathbb{E}_{\tau \sim P_\theta(\tau)} \Big[\Big(\sum_{t=1}^T \nabla_\theta \log \pi_\theta(a_t|s_t)\Big) \cdot R(\tau)\Big]",
+    sources=(
+        Source(
+            SEED_002,
+            "2.2. Evaluating the Policy Gradient",
+            "Since only the policy depends on $\\theta$:",
+        ),
+    ),
+    conditions="Finite horizon; dynamics independent of theta.",
+    expected=Verdict.CONFIRMED,
+    reading="As 001's equation (4), with time indexed from 1.",
+    checks=(
+        check(
+            "five random MDPs, H = 4 (exact enumeration)",
+            Kind.EXACT,
+            unbiased_on_random_mdps(full_return, horizon=4),
+        ),
+        check("sampled trajectories (MC)", Kind.MONTE_CARLO, unbiased_mc(full_return)),
+        negative_control(
+            "with the score's sign flipped (MC)", Kind.MONTE_CARLO, unbiased_mc(sign_flipped)
+        ),
+    ),
+)
+
+M_TRAJECTORIES = 5
+
+REINFORCE_EQ5 = Claim(
+    id="001-reinforce-eq5-unbiased",
+    title="Estimator (5), the average over m sampled trajectories, is unbiased",
+    statement=r"\mathbb{E}\Big[\frac{1}{m} \sum_{i=1}^{m} \sum_{t=0}^{T} \nabla_\theta \log \pi_\theta(a_t^{(i)}\mid s_t^{(i)}) R(\tau^{(i)})\Big] = \nabla_\theta J",
+    sources=(Source(SEED_001, "REINFORCE", "This method is unbiased but still noisy."),),
+    conditions="On-policy samples.",
+    expected=Verdict.CONFIRMED,
+    reading="An average of unbiased terms.",
+    checks=(
+        check(
+            "m = 5 trajectories per estimate (MC)",
+            Kind.MONTE_CARLO,
+            unbiased_mc(full_return, M_TRAJECTORIES, 1 / M_TRAJECTORIES),
+        ),
+        negative_control(
+            "the sum without 1/m (MC)",
+            Kind.MONTE_CARLO,
+            unbiased_mc(full_return, M_TRAJECTORIES, 1.0, resolution=0.3),
+        ),
+    ),
+)
+
+# --- 003-pg-sum-to-T-1 --------------------------------------------------------------------------
+
+
+def sum_to(last: int):
+    """R(tau) sum_{t=0}^{H-1+last} grad log pi: last = 0 sums every action, -1 stops at T - 1."""
+
+    def estimator(mdp, policy, traj):
+        steps = mdp.horizon + last
+        return per_step(
+            policy,
+            Trajectories(traj.states[:, :steps], traj.actions[:, :steps]),
+            discounted_return(mdp, traj)[:, None].expand(-1, steps),
+        )
+
+    return estimator
+
+
+PG_SUM_TO_T_MINUS_1 = Claim(
+    id="003-pg-sum-to-T-1",
+    title="003's gradient with the sum over t running to T - 1",
+    statement=r"\nabla_{\theta} J(\theta) = \mathbb{E}_{\tau} \Big[ \sum_{t=0}^{T-1} \nabla_{\theta} \log \pi_{\theta}(a_t | s_t) \cdot R(\tau) \Big],\quad \tau = (s_0, a_0, \dots, s_T, a_T)",
+    sources=(
+        Source(
+            SEED_003,
+            "Second trick: Factorizing the trajectory probability:",
+            "The trajectory probability is a product of policy probabilities over time",
+        ),
+    ),
+    conditions="003's own trajectory (s_0, a_0, ..., s_T, a_T), whose probability has T + 1 policy factors.",
+    expected=Verdict.REFUTED,
+    reading="The factorisation two lines above has T + 1 policy terms, t = 0..T; stopping the "
+    "sum at T - 1 drops the last action's score, which is correlated with R(tau) through "
+    "r(s_T, a_T). Summing to T is unbiased.",
+    checks=(
+        check(
+            "sum to T - 1, five random MDPs (exact enumeration)",
+            Kind.EXACT,
+            unbiased_on_random_mdps(sum_to(-1)),
+        ),
+        check(
+            "corrected: sum to T (exact enumeration)",
+            Kind.EXACT,
+            unbiased_on_random_mdps(sum_to(0)),
+        ),
+        negative_control(
+            "sum to T - 2 (exact enumeration)", Kind.EXACT, unbiased_on_random_mdps(sum_to(-2))
+        ),
+    ),
+)
+
+# --- reward-to-go -----------------------------------------------------------------------------------
+
+
+def rtg_equals_full_return(gamma: float):
+    """E[sum_t G_t grad log pi] against E[R(tau) sum_t grad log pi], R(tau) = sum_t gamma^t r_t."""
+
+    def run(ctx: Context) -> Finding:
+        findings = []
+        for mdp, logits in random_cases(ctx, gamma=gamma):
+            policy = SoftmaxPolicy(logits)
+            findings.append(
+                exact_comparison(
+                    trajectory_expectation(
+                        mdp, policy, lambda t, m=mdp, p=policy: reward_to_go(m, p, t)
+                    ),
+                    trajectory_expectation(
+                        mdp, policy, lambda t, m=mdp, p=policy: full_return(m, p, t)
+                    ),
+                )
+            )
+        return all_hold(findings)
+
+    return run
+
+
+RTG_EQUIVALENT = Claim(
+    id="003-rtg-equivalent-in-expectation",
+    title="R(tau) and the stepwise discounted return are equivalent in expectation",
+    statement=r"\mathbb{E}\Big[\sum_t R_t \nabla_\theta \log\pi_\theta(a_t|s_t)\Big] = \mathbb{E}\Big[R(\tau) \sum_t \nabla_\theta \log\pi_\theta(a_t|s_t)\Big],\quad R_t = \sum_{k=t}^{T} \gamma^{k-t} r_k",
+    sources=(
+        Source(
+            SEED_003,
+            "Third Trick: Credit assignment",
+            "stepwise return  forms are mathematically equivalent in expectation",
+        ),
+    ),
+    conditions="Left out by the document: gamma = 1. Its code uses gamma = 0.99.",
+    expected=Verdict.CONDITIONAL,
+    reading="With gamma = 1 dropping past rewards changes nothing in expectation. With gamma < 1, "
+    "R_t = sum_k gamma^(k-t) r_k is missing the factor gamma^t that R(tau) = sum_k gamma^k r_k "
+    "puts on the same rewards, so the two expectations differ.",
+    checks=(
+        check(
+            "gamma = 1, five random MDPs (exact enumeration)",
+            Kind.EXACT,
+            rtg_equals_full_return(1.0),
+        ),
+        beyond_conditions(
+            "gamma = 0.99, the code's value (exact enumeration)",
+            Kind.EXACT,
+            rtg_equals_full_return(0.99),
+        ),
+        negative_control(
+            "gamma = 1, reward-to-go against the sign-flipped full return",
+            Kind.EXACT,
+            lambda ctx: _rtg_against_flipped(ctx),
+        ),
+    ),
+)
+
+
+def _rtg_against_flipped(ctx: Context) -> Finding:
+    mdp, logits = next(random_cases(ctx))
+    policy = SoftmaxPolicy(logits)
+    return exact_comparison(
+        trajectory_expectation(mdp, policy, lambda t: reward_to_go(mdp, policy, t)),
+        trajectory_expectation(mdp, policy, lambda t: sign_flipped(mdp, policy, t)),
+    )
+
+
+RTG_UNBIASED = Claim(
+    id="002-rtg-unbiased",
+    title="Reward-to-go keeps the estimator unbiased",
+    statement=r"\mathbb{E}\Big[\sum_t \nabla_\theta \log\pi_\theta(a_t|s_t)\, \hat Q_t\Big] = \nabla_\theta J,\quad \hat Q_{t} = \sum_{t'=t}^T r_{t'}",
+    sources=(
+        Source(
+            SEED_002,
+            "5.1. Causality (Reward-to-Go)",
+            "Reduces variance while maintaining unbiasedness.",
+        ),
+    ),
+    conditions="Undiscounted reward-to-go for the undiscounted objective.",
+    expected=Verdict.CONFIRMED,
+    reading="Past rewards are independent of the current score given the past, so they contribute zero in expectation.",
+    checks=(
+        check(
+            "five random MDPs, H = 4 (exact enumeration)",
+            Kind.EXACT,
+            unbiased_on_random_mdps(reward_to_go, horizon=4),
+        ),
+        check("sampled trajectories (MC)", Kind.MONTE_CARLO, unbiased_mc(reward_to_go)),
+        negative_control(
+            "reward-from-start (rewards before t only) in place of reward-to-go (exact)",
+            Kind.EXACT,
+            unbiased_on_random_mdps(
+                lambda m, p, t: per_step(p, t, step_rewards(m, t).cumsum(1) - step_rewards(m, t))
+            ),
+        ),
+    ),
+)
+
+
+def rtg_conditional_mean(offset: float):
+    """E[R_t | s_t = s, a_t = a] against Q_t(s, a) (+ offset) for every t, s, a with positive
+    probability, by enumeration (gamma = 0.9, H = 4)."""
+
+    def run(ctx: Context) -> Finding:
+        findings = []
+        for mdp, logits in random_cases(ctx, 3, horizon=4, gamma=0.9):
+            policy = SoftmaxPolicy(logits)
+            _, Q = finite_horizon_values(mdp, logits)
+            S, A, H = mdp.num_states, mdp.num_actions, mdp.horizon
+
+            def joint(traj, m=mdp, S=S, A=A):
+                G = discounted_reward_to_go(step_rewards(m, traj), m.gamma)  # (n, H)
+                index = torch.nn.functional.one_hot(
+                    traj.states * A + traj.actions, S * A
+                ).double()  # (n, H, SA)
+                return torch.cat([index, index * G[..., None]], -1)
+
+            moments = trajectory_expectation(mdp, policy, joint)  # (H, 2 SA)
+            visit, weighted = moments[:, : S * A], moments[:, S * A :]
+            findings.append(exact_comparison(weighted / visit, Q.reshape(H, S * A) + offset))
+        return all_hold(findings)
+
+    return run
+
+
+RTG_ESTIMATES_Q = Claim(
+    id="001-rtg-estimates-Q",
+    title="The reward-to-go of one trajectory estimates Q(s, a)",
+    statement=r"\mathbb{E}\big[R_t^{(i)} \mid s_t = s, a_t = a\big] = Q^\pi_t(s, a),\quad R_t^{(i)} = \sum_{k=t}^T \gamma^{k-t} r_k^{(i)}",
+    sources=(
+        Source(
+            SEED_001,
+            "Looking through the Advantage Function Lens",
+            "This uses only future rewards, as actions cannot affect the past.",
+        ),
+    ),
+    conditions="Finite horizon: Q is time-dependent.",
+    expected=Verdict.CONFIRMED,
+    reading="Q is defined as that conditional expectation; checked against a backward recursion.",
+    checks=(
+        check(
+            "every (t, s, a), three random MDPs, gamma = 0.9 (exact enumeration)",
+            Kind.EXACT,
+            rtg_conditional_mean(0.0),
+        ),
+        negative_control("against Q + 0.1 (exact)", Kind.EXACT, rtg_conditional_mean(0.1)),
+    ),
+)
+
+# --- does reward-to-go reduce variance? ------------------------------------------------------------
+
+
+def total_variance(mdp: FiniteMDP, logits: torch.Tensor, estimator: Estimator) -> float:
+    """trace Cov[estimator] by enumeration."""
+    policy = SoftmaxPolicy(logits)
+    mean = trajectory_expectation(mdp, policy, lambda t: estimator(mdp, policy, t))
+    second = trajectory_expectation(mdp, policy, lambda t: estimator(mdp, policy, t) ** 2)
+    return float((second - mean**2).sum())
+
+
+#: A two-state, two-action, two-step MDP found by random search and rounded: the first reward
+#: acts as a control variate for the second step's score term, and dropping it hurts.
+COUNTEREXAMPLE = FiniteMDP(
+    transitions=torch.tensor(
+        [[[0.42, 0.58], [0.04, 0.96]], [[0.78, 0.22], [0.005, 0.995]]], dtype=torch.float64
+    ),
+    rewards=torch.tensor([[0.0, -0.67], [-0.11, 1.03]], dtype=torch.float64),
+    initial=torch.tensor([0.986, 0.014], dtype=torch.float64),
+    horizon=2,
+)
+COUNTEREXAMPLE_LOGITS = torch.tensor([[-4.46, -1.22], [1.35, -1.38]], dtype=torch.float64)
+
+
+def variance_reduction_on(
+    cases: Callable[[Context], list], rtg_estimator: Estimator = reward_to_go
+):
+    """Exact: trace Var[reward-to-go] < trace Var[full return] on every given MDP."""
+
+    def run(ctx: Context) -> Finding:
+        ratios = [
+            total_variance(m, lg, rtg_estimator) / total_variance(m, lg, full_return)
+            for m, lg in cases(ctx)
+        ]
+        worst = max(ratios)
+        return Finding(
+            Outcome.SUPPORTS if worst < 1 else Outcome.REFUTES,
+            "exact variances by enumeration",
+            estimate=worst,
+            reference=1.0,
+            n=len(ratios),
+            note=f"Var(reward-to-go)/Var(full return): largest {worst:.4g}, smallest {min(ratios):.4g}, "
+            f"{sum(r < 1 for r in ratios)} of {len(ratios)} MDPs reduced",
+        )
+
+    return run
+
+
+def typical_mdps(ctx: Context) -> list:
+    return list(random_cases(ctx, 60, horizon=3))
+
+
+def counterexample(ctx: Context) -> list:
+    return [(COUNTEREXAMPLE, COUNTEREXAMPLE_LOGITS)]
+
+
+def _doubled_rtg(mdp, policy, traj):
+    return 2 * reward_to_go(mdp, policy, traj)
+
+
+RTG_REDUCES_VARIANCE_002 = Claim(
+    id="002-rtg-reduces-variance",
+    title="Reward-to-go reduces variance",
+    statement=r"\mathrm{tr}\,\mathrm{Var}\Big[\sum_t \nabla\log\pi(a_t|s_t) \hat Q_t\Big] < \mathrm{tr}\,\mathrm{Var}\Big[\sum_t \nabla\log\pi(a_t|s_t) R(\tau)\Big]",
+    sources=(
+        Source(
+            SEED_002,
+            "5.1. Causality (Reward-to-Go)",
+            "Reduces variance while maintaining unbiasedness.",
+        ),
+    ),
+    conditions="Stated without conditions.",
+    expected=Verdict.REFUTED,
+    reading="Usually true, not always: dropping past rewards removes terms with zero mean, but "
+    "those terms can be negatively correlated with the rest and act as a control variate. In "
+    "the counterexample reward-to-go has several times the variance of the full return.",
+    checks=(
+        check(
+            "60 random MDPs, H = 3 (exact enumeration)",
+            Kind.EXACT,
+            variance_reduction_on(typical_mdps),
+        ),
+        check(
+            "a two-state counterexample (exact enumeration)",
+            Kind.EXACT,
+            variance_reduction_on(counterexample),
+        ),
+        negative_control(
+            "twice the reward-to-go, 60 random MDPs (exact)",
+            Kind.EXACT,
+            variance_reduction_on(typical_mdps, _doubled_rtg),
+        ),
+    ),
+)
+
+RTG_UNBIASED_LOWER_VARIANCE_003 = Claim(
+    id="003-rtg-unbiased-lower-variance",
+    title="Stepwise returns reduce variance and keep the estimator unbiased",
+    statement=r"\sum_t R_t \nabla\log\pi(a_t|s_t):\ \text{unbiased, and lower variance than } R(\tau)\sum_t \nabla\log\pi(a_t|s_t)",
+    sources=(
+        Source(
+            SEED_003,
+            "Third Trick: Credit assignment",
+            "This is variance reduction but keeps the estimator unbiased.",
+        ),
+    ),
+    conditions="gamma = 1 for unbiasedness (see 003-rtg-equivalent-in-expectation); stated without conditions on the variance.",
+    expected=Verdict.REFUTED,
+    reading="Unbiased (gamma = 1), but the variance claim fails on the counterexample.",
+    checks=(
+        check(
+            "unbiased, five random MDPs (exact enumeration)",
+            Kind.EXACT,
+            unbiased_on_random_mdps(reward_to_go),
+        ),
+        check(
+            "variance reduced on 60 random MDPs and the counterexample (exact)",
+            Kind.EXACT,
+            variance_reduction_on(lambda ctx: typical_mdps(ctx) + counterexample(ctx)),
+        ),
+        negative_control(
+            "twice the reward-to-go (exact)",
+            Kind.EXACT,
+            variance_reduction_on(typical_mdps, _doubled_rtg),
+        ),
+    ),
+)
+
+# --- advantages -----------------------------------------------------------------------------------
+
+
+def advantage_definitions(value_rule: str):
+    """E_{a ~ pi}[A(s, a)] = 0 for A = Q - V with V = E_a[Q] (or, for the control, V = max_a Q)."""
+
+    def run(ctx: Context) -> Finding:
+        findings = []
+        for mdp, logits in random_cases(ctx, horizon=4, gamma=0.9):
+            _, Q = finite_horizon_values(mdp, logits)
+            pi = torch.softmax(logits, -1)
+            V = (pi * Q).sum(-1) if value_rule == "expectation" else Q.max(-1).values
+            findings.append(
+                exact_comparison((pi * (Q - V[..., None])).sum(-1), torch.zeros_like(V))
+            )
+        return all_hold(findings)
+
+    return run
+
+
+ADVANTAGE_DEFS = Claim(
+    id="001-advantage-defs",
+    title="A = Q - V with V(s) = E_a[Q(s, a)]: the advantage is zero on average",
+    statement=r"A^{\pi}(s, a) = Q^{\pi}(s, a) - V^{\pi}(s),\quad V^{\pi}(s) = \mathbb{E}_{a \sim \pi(\cdot\mid s)}[Q^{\pi}(s, a)]",
+    sources=(
+        Source(
+            SEED_001,
+            "Looking through the Advantage Function Lens",
+            "We can define the advantage function as",
+        ),
+    ),
+    conditions="Time-dependent Q_t, V_t in a finite horizon.",
+    expected=Verdict.CONFIRMED,
+    reading="Consistent definitions: E_a[A] = 0 in every state and step.",
+    checks=(
+        check(
+            "E_pi[A_t(s, .)] = 0, three random MDPs (exact)",
+            Kind.EXACT,
+            advantage_definitions("expectation"),
+        ),
+        negative_control("V = max_a Q (exact)", Kind.EXACT, advantage_definitions("max")),
+    ),
+)
+
+
+def eq6_term_against_advantage(term: str):
+    """E[(term) | s_t = s, a_t = a] against A_t(s, a) for every t, s, a (enumeration, gamma = 1):
+    ``full``: equation (6)'s R(tau) - b(s_t); ``rtg``: R_t - V_t(s_t); b = V_t."""
+
+    def run(ctx: Context) -> Finding:
+        findings = []
+        for mdp, logits in random_cases(ctx, 3, horizon=4):
+            policy = SoftmaxPolicy(logits)
+            V, Q = finite_horizon_values(mdp, logits)
+            S, A, H = mdp.num_states, mdp.num_actions, mdp.horizon
+
+            def joint(traj, m=mdp, V=V, S=S, A=A, H=H):
+                returns = (
+                    discounted_return(m, traj)[:, None].expand(-1, H)
+                    if term == "full"
+                    else discounted_reward_to_go(step_rewards(m, traj), 1.0)
+                )
+                value = torch.stack([V[t, traj.states[:, t]] for t in range(H)], 1)
+                index = torch.nn.functional.one_hot(traj.states * A + traj.actions, S * A).double()
+                return torch.cat([index, index * (returns - value)[..., None]], -1)
+
+            moments = trajectory_expectation(mdp, policy, joint)
+            advantage = (Q - V[..., None]).reshape(H, S * A)
+            findings.append(exact_comparison(moments[:, S * A :] / moments[:, : S * A], advantage))
+        return all_hold(findings)
+
+    return run
+
+
+EQ6_IS_ADVANTAGE = Claim(
+    id="001-eq6-is-advantage",
+    title="Equation (6)'s baseline-subtracted term is exactly the advantage estimate",
+    statement=r"R(\tau^{(i)}) - b(s_t^{(i)}) \ \text{ is exactly }\ \hat{A}^{\pi}(s_t^{(i)}, a_t^{(i)}) = R_t^{(i)} - b(s_t^{(i)})",
+    sources=(
+        Source(
+            SEED_001,
+            "Looking through the Advantage Function Lens",
+            "The baseline-subtracted term from equation",
+        ),
+    ),
+    conditions="b(s_t) = V_t(s_t); gamma = 1.",
+    expected=Verdict.REFUTED,
+    reading="Equation (6) weights by the whole return R(tau), which includes the rewards before "
+    "t; the advantage estimate uses the reward-to-go R_t. Given (s_t, a_t), R(tau) - V(s_t) "
+    "averages to A(s_t, a_t) plus the rewards already collected. The two terms agree only "
+    "after taking the expectation of the whole gradient.",
+    checks=(
+        check(
+            "E[R(tau) - V(s_t) | s_t, a_t] against A_t (exact enumeration)",
+            Kind.EXACT,
+            eq6_term_against_advantage("full"),
+        ),
+        check(
+            "corrected: E[R_t - V(s_t) | s_t, a_t] against A_t (exact)",
+            Kind.EXACT,
+            eq6_term_against_advantage("rtg"),
+        ),
+        negative_control(
+            "advantage with the sign flipped", Kind.EXACT, lambda ctx: _flipped_advantage(ctx)
+        ),
+    ),
+)
+
+
+def _flipped_advantage(ctx: Context) -> Finding:
+    mdp, logits = next(random_cases(ctx, 1, horizon=4))
+    V, Q = finite_horizon_values(mdp, logits)
+    return exact_comparison(-(Q - V[..., None]), Q - V[..., None])
+
+
+def advantage_estimator(sign: float):
+    def estimator(mdp, policy, traj):
+        V, Q = finite_horizon_values(mdp, policy.logits)
+        H = mdp.horizon
+        advantage = torch.stack(
+            [
+                Q[t, traj.states[:, t], traj.actions[:, t]] - V[t, traj.states[:, t]]
+                for t in range(H)
+            ],
+            1,
+        )
+        return sign * per_step(policy, traj, advantage)
+
+    return estimator
+
+
+PGT_ADVANTAGE_EQ8 = Claim(
+    id="001-pgt-advantage-eq8",
+    title="Equation (8): grad J = E[sum_t grad log pi(a_t|s_t) A(s_t, a_t)]",
+    statement=r"\nabla_\theta J(\theta) = \mathbb{E}_{\tau \sim \pi_\theta} \Big[ \sum_{t=0}^T \nabla_\theta \log \pi_\theta(a_t\mid s_t) A^{\pi}(s_t, a_t) \Big]",
+    sources=(
+        Source(
+            SEED_001,
+            "Looking through the Advantage Function Lens",
+            "Hence, the final policy gradient estimator uses the advantage function:",
+        ),
+    ),
+    conditions="Time-dependent advantages in a finite horizon; gamma = 1.",
+    expected=Verdict.CONFIRMED,
+    reading="Reward-to-go plus a state-value baseline, in expectation.",
+    checks=(
+        check(
+            "five random MDPs, H = 3 (exact enumeration)",
+            Kind.EXACT,
+            unbiased_on_random_mdps(advantage_estimator(1.0)),
+        ),
+        negative_control(
+            "advantage with the sign flipped (exact enumeration)",
+            Kind.EXACT,
+            unbiased_on_random_mdps(advantage_estimator(-1.0)),
+        ),
+    ),
+)
