@@ -154,7 +154,9 @@ def step_rewards(mdp: FiniteMDP, traj: Trajectories) -> torch.Tensor:
     return mdp.rewards[traj.states, traj.actions]
 
 
-def finite_horizon_values(mdp: FiniteMDP, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def finite_horizon_values(
+    mdp: FiniteMDP, logits: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Time-dependent V[t, s] and Q[t, s, a] by backward recursion over the horizon, with
     Q_t(s, a) = r(s, a) + gamma sum_s' P(s'|s, a) V_{t+1}(s') and V_H = 0."""
     pi = torch.softmax(logits, -1)
