@@ -159,10 +159,12 @@ TRAJ_COUNT_EXPONENTIAL = Claim(
     reading="Counted by enumeration: (S A)^H = 6^H, which is what makes exact sums intractable.",
     checks=(
         check(
-            "log count against H has slope log 6 (exact counts)", Kind.EXACT, trajectory_counts(6.0)
+            "count = 6^H for H = 1..6 (exact enumeration)",
+            Kind.EXACT,
+            trajectory_counts("exponential"),
         ),
         negative_control(
-            "count proportional to H (log-log slope 1)", Kind.EXACT, trajectory_counts(None)
+            "count = 6 H (exact enumeration)", Kind.EXACT, trajectory_counts("linear")
         ),
     ),
 )
