@@ -120,7 +120,9 @@ KL_QUADRATIC = Claim(
             kl_remainder_order(3.0),
         ),
         negative_control(
-            "remainder of order 2 (50-digit arithmetic, log-log fit)", Kind.EXACT, kl_remainder_order(2.0)
+            "remainder of order 2 (50-digit arithmetic, log-log fit)",
+            Kind.EXACT,
+            kl_remainder_order(2.0),
         ),
     ),
 )

@@ -15,7 +15,15 @@ from conftest import CLAIMS_DIR, ROOT
 def test_verify_writes_both_reports(tmp_path, capsys):
     assert (
         main(
-            ["verify", str(CLAIMS_DIR), "-k", "is-identity,traj", "--out", str(tmp_path), "--quick"]
+            [
+                "verify",
+                str(CLAIMS_DIR),
+                "-k",
+                "001-traj-factorisation,002-is-identity",
+                "--out",
+                str(tmp_path),
+                "--quick",
+            ]
         )
         == 0
     )
