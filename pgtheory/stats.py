@@ -326,3 +326,105 @@ def proportionality_check(
         resolution=tolerance,
         note=f"scale {scale:.6g}, relative residual {residual:.3g} (tolerance {tolerance:.0e})",
     )
+
+
+def rank_comparison(
+    a: Sequence[float] | np.ndarray,
+    b: Sequence[float] | np.ndarray,
+    *,
+    resolution: float,
+    false_alarm: float = 1e-4,
+    seed: int = 0,
+) -> Finding:
+    """Decide the statement "a is stochastically smaller than b" from independent samples
+    (e.g. a metric over seeds in two arms of an experiment).
+
+    Mann-Whitney U, one-sided, at ``false_alarm``: supports when a < b is significant; refutes
+    when a > b is significant, or when the 95% bootstrap interval of the difference of medians
+    lies within +-``resolution`` (no material difference); inconclusive otherwise.
+    """
+    x, y = np.asarray(a, float), np.asarray(b, float)
+    p_less = float(sps.mannwhitneyu(x, y, alternative="less").pvalue)
+    p_greater = float(sps.mannwhitneyu(x, y, alternative="greater").pvalue)
+    rng = np.random.default_rng(seed)
+    boots = np.median(rng.choice(x, (2000, len(x))), 1) - np.median(
+        rng.choice(y, (2000, len(y))), 1
+    )
+    lo, hi = (float(q) for q in np.quantile(boots, [0.025, 0.975]))
+    if p_less < false_alarm:
+        outcome = Outcome.SUPPORTS
+    elif p_greater < false_alarm or (-resolution <= lo and hi <= resolution):
+        outcome = Outcome.REFUTES
+    else:
+        outcome = Outcome.INCONCLUSIVE
+    return Finding(
+        outcome=outcome,
+        method="Mann-Whitney U (one-sided), bootstrap interval of the median difference",
+        estimate=float(np.median(x) - np.median(y)),
+        reference=0.0,
+        p_value=p_less,
+        ci=[lo, hi],
+        n=len(x) + len(y),
+        false_alarm=false_alarm,
+        resolution=resolution,
+        note=f"medians {np.median(x):.4g} vs {np.median(y):.4g}; p(a < b) = {p_less:.2g}, "
+        f"p(a > b) = {p_greater:.2g}",
+    )
+
+
+def proportion_test(
+    successes: int, trials: int, threshold: float, *, false_alarm: float = 1e-4
+) -> Finding:
+    """Decide "the success probability exceeds ``threshold``" with a Clopper-Pearson interval
+    at confidence 1 - false_alarm: supports above it, refutes below it, else inconclusive."""
+    lo, hi = binomial_interval(successes, trials, 1 - false_alarm)
+    outcome = (
+        Outcome.SUPPORTS
+        if lo > threshold
+        else Outcome.REFUTES
+        if hi < threshold
+        else Outcome.INCONCLUSIVE
+    )
+    return Finding(
+        outcome=outcome,
+        method="Clopper-Pearson interval of a proportion",
+        estimate=successes / trials,
+        reference=threshold,
+        ci=[lo, hi],
+        n=trials,
+        false_alarm=false_alarm,
+        note=f"{successes} of {trials}",
+    )
+
+
+def equivalence_test(
+    a: Sequence[float] | np.ndarray,
+    b: Sequence[float] | np.ndarray,
+    *,
+    resolution: float,
+    seed: int = 0,
+) -> Finding:
+    """Decide "a and b are comparable": the 95% bootstrap interval of the difference of medians
+    lies within +-``resolution`` (supports), lies entirely outside it (refutes), or neither."""
+    x, y = np.asarray(a, float), np.asarray(b, float)
+    rng = np.random.default_rng(seed)
+    boots = np.median(rng.choice(x, (2000, len(x))), 1) - np.median(
+        rng.choice(y, (2000, len(y))), 1
+    )
+    lo, hi = (float(q) for q in np.quantile(boots, [0.025, 0.975]))
+    if -resolution <= lo and hi <= resolution:
+        outcome = Outcome.SUPPORTS
+    elif lo > resolution or hi < -resolution:
+        outcome = Outcome.REFUTES
+    else:
+        outcome = Outcome.INCONCLUSIVE
+    return Finding(
+        outcome=outcome,
+        method="bootstrap interval of the difference of medians (equivalence)",
+        estimate=float(np.median(x) - np.median(y)),
+        reference=0.0,
+        ci=[lo, hi],
+        n=len(x) + len(y),
+        resolution=resolution,
+        note=f"medians {np.median(x):.4g} vs {np.median(y):.4g}",
+    )

@@ -7,6 +7,9 @@ leading dimensions; ``w`` has shape ``(..., d)``.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import torch
 
 
@@ -33,3 +36,95 @@ def sparse_reward(
 ) -> torch.Tensor:
     """R4(w) = 1 if ||w - w*||^2 < radius^2 else 0 (000: (w - w*)^2 < 0.25)."""
     return (((w - w_star) ** 2).sum(-1) < radius**2).to(w.dtype)
+
+
+def proxy_reward(w: torch.Tensor, w_star: float, train_batch: torch.Tensor) -> torch.Tensor:
+    """R3(w) = -1/|S| sum_{z in S} l(w, z), with S = ``train_batch`` of shape (chains, |S|),
+    one fixed batch per chain; ``w`` has shape (chains, samples, 1)."""
+    return -0.5 * ((w - (w_star + train_batch[:, None, :])) ** 2).mean(-1)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One arm of 000's experiments: policy-gradient ascent on theta = (mu, log sigma), d = 1.
+
+    Choices the text leaves open, stated here: the EMA baseline starts at 0 and is updated
+    with the batch-mean reward *after* it is used (b_t sees only past rewards); the
+    diminishing schedule is alpha_k = alpha_0 K / (K + k) with K = 1000 (Robbins-Monro);
+    sigma is not bounded; clipping applies to the batch-mean gradient.
+    """
+
+    reward: str = "R1"  # R1 | R2 | R3 | R4
+    """true, randomised (z ~ N(0, 1) per sample), proxy (fixed batch), sparse"""
+    learning_rate: float = 0.01
+    """alpha, or alpha_0 for the diminishing schedule"""
+    baseline: bool = True
+    """EMA of past batch-mean rewards"""
+    ema_weight: float = 0.9
+    """beta in b <- beta b + (1 - beta) mean(R)"""
+    schedule: str = "constant"  # constant | diminishing
+    """step-size schedule"""
+    decay_episodes: float = 1000.0
+    """K of the diminishing schedule"""
+    batch: int = 1
+    """N_s samples per update (for R3: the size of the fixed batch S_train)"""
+    clip: float | None = 10.0
+    """gradient-norm clipping threshold; None disables it"""
+    episodes: int = 10_000
+    """updates per run"""
+    w_star: float = 5.0
+    mu0: float = 0.0
+    sigma0: float = 2.0
+    update_sigma: bool = True
+    """False holds sigma fixed (the noise-floor analysis)"""
+
+
+def simulate(
+    exp: Experiment, chains: int, generator: torch.Generator, record_every: int = 10
+) -> dict[str, torch.Tensor]:
+    """Run ``chains`` independent runs at once; returns ``mu`` and ``sigma`` of shape
+    (chains, episodes // record_every + 1) and ``episode`` (the recorded episode numbers).
+    The only Python loop is over episodes; chains and samples are tensor dimensions."""
+    device = generator.device
+    mu = torch.full((chains, 1), exp.mu0, dtype=torch.float64, device=device)
+    psi = torch.full((chains, 1), math.log(exp.sigma0), dtype=torch.float64, device=device)
+    baseline = torch.zeros(chains, 1, dtype=torch.float64, device=device)
+    train = torch.randn(chains, exp.batch, generator=generator, dtype=torch.float64, device=device)
+    samples = 1 if exp.reward == "R3" else exp.batch
+    mus, sigmas = [mu[:, 0].clone()], [psi[:, 0].exp()]
+    for k in range(exp.episodes):
+        sigma = psi.exp()
+        eps = torch.randn(
+            chains, samples, 1, generator=generator, dtype=torch.float64, device=device
+        )
+        w = mu[:, None, :] + sigma[:, None, :] * eps
+        if exp.reward == "R1":
+            reward = true_reward(w, exp.w_star)
+        elif exp.reward == "R2":
+            reward = randomised_reward(w, exp.w_star, generator)
+        elif exp.reward == "R3":
+            reward = proxy_reward(w, exp.w_star, train)
+        else:
+            reward = sparse_reward(w, exp.w_star)
+        advantage = reward - baseline if exp.baseline else reward  # (chains, samples)
+        g_mu = (eps[..., 0] / sigma * advantage).mean(1, keepdim=True)
+        g_psi = ((eps[..., 0] ** 2 - 1) * advantage).mean(1, keepdim=True)
+        if not exp.update_sigma:
+            g_psi = torch.zeros_like(g_psi)
+        if exp.clip is not None:
+            norm = (g_mu**2 + g_psi**2).sqrt()
+            scale = torch.where(norm > exp.clip, exp.clip / norm, torch.ones_like(norm))
+            g_mu, g_psi = g_mu * scale, g_psi * scale
+        alpha = exp.learning_rate
+        if exp.schedule == "diminishing":
+            alpha = alpha * exp.decay_episodes / (exp.decay_episodes + k)
+        mu, psi = mu + alpha * g_mu, psi + alpha * g_psi
+        if exp.baseline:
+            baseline = exp.ema_weight * baseline + (1 - exp.ema_weight) * reward.mean(
+                1, keepdim=True
+            )
+        if (k + 1) % record_every == 0:
+            mus.append(mu[:, 0].clone())
+            sigmas.append(psi[:, 0].exp())
+    episodes = torch.arange(0, exp.episodes + 1, record_every)[: len(mus)]
+    return {"mu": torch.stack(mus, 1), "sigma": torch.stack(sigmas, 1), "episode": episodes}
