@@ -34,6 +34,7 @@ from pgtheory.stats import (
     all_hold,
     equivalence_test,
     exact_comparison,
+    mean_below_test,
     mean_equality_test,
     proportion_test,
     rank_comparison,
@@ -260,10 +261,10 @@ FIG2 = figure_claim(
     "R1, EMA baseline against none",
     "The EMA baseline stabilizes the decrease of $\\sigma$, avoiding the large initial increase seen without a baseline.",
     r"\max_{k \le 2000} \sigma_k / \sigma_0 \text{ larger without a baseline; cause: the missing baseline}",
-    "Without a baseline sigma does rise first, but the cause is clipping, not the baseline: "
-    "with R1 ~ -12.5 at the start, most gradients exceed the norm 10 and the clipped estimator "
-    "is biased towards larger sigma (see 000-ghat-unbiased). Without clipping the "
-    "unbaselined runs show no such rise.",
+    "Without a baseline sigma does rise, but the cause is clipping, not the missing baseline. "
+    "Once |g| > 10 the clipped step in log sigma is about 10 sign(1 - z^2), and "
+    "P(z^2 < 1) = 0.68 > 1/2 pushes log sigma up; in our runs sigma then grows without bound "
+    "(the rise is not only initial). Without clipping the unbaselined runs show no such rise.",,
     (
         check(
             "early sigma peak: EMA baseline < no baseline (rank test)",
@@ -496,7 +497,7 @@ FIG8 = figure_claim(
 R3_BATCHES = (1, 5, 10, 20)
 R3_ARMS = {f"N_s={n}": Experiment(reward="R3", learning_rate=0.01, batch=n) for n in R3_BATCHES}
 R3_CHAINS = (
-    256  # E|mean S_train| is 0.25 at N_s = 10 and 0.18 at 20: telling them apart needs seeds
+    1024  # E|mean S_train| is 0.25 at N_s = 10 and 0.18 at 20: telling them apart needs seeds
 )
 
 
@@ -554,8 +555,9 @@ def proxy_optimum(ctx: Context) -> Finding:
 
 
 def converges_to(target: str):
-    """Experiment: the mean over seeds of (final mu - target)^2, target the proxy optimum
-    w* + mean(S_train) of each seed's batch (or, for the control, w*), against 0."""
+    """Experiment: the mean over seeds of (final mu - target)^2 is below 0.01 (within 0.1 of the
+    target), target the proxy optimum w* + mean(S_train) of each seed's batch (or, for the
+    control, w*)."""
 
     def run_check(ctx: Context) -> Finding:
         exp = Experiment(reward="R3", learning_rate=0.01, batch=1)
@@ -569,7 +571,7 @@ def converges_to(target: str):
         out = simulate(exp, chains, ctx.generator, RECORD)
         optimum = W_STAR + (train.mean(1) if target == "proxy" else 0.0)
         squared = ((out["mu"][:, -1] - optimum) ** 2).cpu()
-        return mean_equality_test(Moments.of(squared), 0.0, resolution=0.01, false_alarm=1e-4)
+        return mean_below_test(Moments.of(squared), 0.01, false_alarm=1e-4)
 
     return run_check
 
@@ -591,12 +593,12 @@ R3_PROXY_OPTIMUM = Claim(
     checks=(
         check("argmin of the proxy loss (sympy)", Kind.SYMBOLIC, proxy_optimum),
         check(
-            "E[(final mu - (w* + mean S))^2] = 0 over seeds (experiment)",
+            "E[(final mu - (w* + mean S))^2] < 0.01 over seeds (experiment)",
             Kind.EXPERIMENT,
             converges_to("proxy"),
         ),
         negative_control(
-            "E[(final mu - w*)^2] = 0 (experiment)", Kind.EXPERIMENT, converges_to("true")
+            "E[(final mu - w*)^2] < 0.01 (experiment)", Kind.EXPERIMENT, converges_to("true")
         ),
     ),
 )

@@ -428,3 +428,26 @@ def equivalence_test(
         resolution=resolution,
         note=f"medians {np.median(x):.4g} vs {np.median(y):.4g}",
     )
+
+
+def mean_below_test(
+    moments: Moments, bound: float, *, false_alarm: float = DEFAULT_FALSE_ALARM
+) -> Finding:
+    """Decide "the true mean is below ``bound``" (scalar): supports when the upper end of the
+    confidence interval is below it, refutes when the lower end is above it."""
+    mean, se = float(moments.mean), float(moments.standard_error)
+    z = critical_z(false_alarm)
+    lo, hi = mean - z * se, mean + z * se
+    outcome = (
+        Outcome.SUPPORTS if hi < bound else Outcome.REFUTES if lo > bound else Outcome.INCONCLUSIVE
+    )
+    return Finding(
+        outcome=outcome,
+        method="z interval of the mean against a bound (CLT)",
+        estimate=mean,
+        reference=bound,
+        ci=[lo, hi],
+        n=moments.count,
+        false_alarm=false_alarm,
+        note=f"mean {mean:.4g}, interval [{lo:.4g}, {hi:.4g}], bound {bound:g}",
+    )

@@ -36,6 +36,10 @@ ISSUE_CLAIMS = {
         002-traj-is-weight-product 002-offpolicy-pg-full-weight 002-is-variance-explodes
         002-first-order-approx 004-offpolicy-single-ratio 002-fisher-def 002-kl-quadratic
         002-npg-update-invariance 004-gae 004-ppo-clip 004-ppo-total-loss""",
+    "issue-5 dynamics and figures": """000-noise-floor-formula 000-robbins-monro
+        000-sparse-threshold 000-five-formulations 000-fig1-R1-lr 000-fig3-R1-schedule
+        000-fig4-R1-batch 000-fig5-R2-lr 000-fig7-R2-schedule 000-fig8-R2-batch 000-fig2-R1-baseline
+        000-fig6-R2-baseline 000-R3-proxy-optimum 000-fig9-R3-closer-as-Ns-grows 000-fig10-R4-sparse""",
     "issue-6 training code (decided so far)": """003-batchsize-division-equals-smaller-lr
         003-dropout-inference-scaling 003-log-softmax-alt-pong""",
 }

@@ -21,6 +21,8 @@ OUTCOME_COLOURS = {
 }
 #: Deviations beyond this many resolutions are drawn at the edge, with their value written.
 X_LIMIT = 4.0
+#: Decisions whose interval and resolution are in the units of the estimate (or of its log).
+DEVIATION_METHODS = ("z-test", "log-log", "log ratio")
 MAX_COMPONENTS = 10
 
 
@@ -58,6 +60,8 @@ def deviation_plot(checks: list[dict[str, Any]]) -> str | None:
     """
     rows = []
     for check in checks:
+        if not check.get("method", "").startswith(DEVIATION_METHODS):
+            continue
         if check.get("ci") is None or check.get("resolution") is None or check.get("n") is None:
             continue
         if not isinstance(check["ci"][0], list | float | int):
@@ -127,5 +131,39 @@ def scaling_plot(checks: list[dict[str, Any]]) -> str | None:
         ax.set_ylabel("log y", fontsize=7)
         ax.tick_params(labelsize=6)
         ax.legend(fontsize=6, frameon=False)
+    fig.tight_layout()
+    return _svg(fig)
+
+
+ARM_COLOURS = ["#0969da", "#cf222e", "#1a7f37", "#8250df", "#9a6700"]
+
+
+def trajectory_plot(checks: list[dict[str, Any]]) -> str | None:
+    """mu and sigma against the episode for the first check that recorded trajectories: per
+    arm one seed (thin line, as in the document's figures) and the median with the
+    interquartile band over seeds."""
+    data = next(
+        (c["data"]["trajectories"] for c in checks if "trajectories" in c.get("data", {})), None
+    )
+    if data is None:
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(9, 2.8))
+    episodes = data["episode"]
+    for colour, (arm, series) in zip(ARM_COLOURS * 3, data["arms"].items(), strict=False):
+        for ax, key in zip(axes, ("mu", "sigma"), strict=True):
+            s = series[key]
+            ax.fill_between(episodes, s["q25"], s["q75"], color=colour, alpha=0.18, lw=0)
+            ax.plot(episodes, s["median"], color=colour, lw=1.6, label=f"{arm} (median)")
+            ax.plot(episodes, s["single"], color=colour, lw=0.6, alpha=0.8, ls="--")
+    axes[0].set_ylabel("mu", fontsize=8)
+    axes[1].set_ylabel("sigma", fontsize=8)
+    axes[1].set_yscale("log")
+    for ax in axes:
+        ax.set_xlabel("episode", fontsize=8)
+        ax.tick_params(labelsize=7)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    axes[0].legend(fontsize=6, frameon=False)
+    fig.suptitle("median and interquartile band over seeds; dashed: one seed", fontsize=7)
     fig.tight_layout()
     return _svg(fig)

@@ -9,7 +9,7 @@ from typing import Any
 import jinja2
 
 from pgtheory.claim import Verdict
-from pgtheory.report.figures import deviation_plot, scaling_plot
+from pgtheory.report.figures import deviation_plot, scaling_plot, trajectory_plot
 from pgtheory.report.results import results_document, write_atomically
 from pgtheory.verify import RunRecord
 
@@ -55,7 +55,15 @@ def render_report(record: RunRecord) -> str:
             counts=[(v.value, counts[v.value]) for v in Verdict if counts[v.value]],
             unexpected=sum(not c["as_expected"] for c in claims),
             figures={
-                c["id"]: [f for f in (deviation_plot(c["checks"]), scaling_plot(c["checks"])) if f]
+                c["id"]: [
+                    f
+                    for f in (
+                        trajectory_plot(c["checks"]),
+                        deviation_plot(c["checks"]),
+                        scaling_plot(c["checks"]),
+                    )
+                    if f
+                ]
                 for c in claims
             },
             timings=timings,
