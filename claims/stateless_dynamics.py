@@ -264,7 +264,7 @@ FIG2 = figure_claim(
     "Without a baseline sigma does rise, but the cause is clipping, not the missing baseline. "
     "Once |g| > 10 the clipped step in log sigma is about 10 sign(1 - z^2), and "
     "P(z^2 < 1) = 0.68 > 1/2 pushes log sigma up; in our runs sigma then grows without bound "
-    "(the rise is not only initial). Without clipping the unbaselined runs show no such rise.",,
+    "(the rise is not only initial). Without clipping the unbaselined runs show no such rise.",
     (
         check(
             "early sigma peak: EMA baseline < no baseline (rank test)",
