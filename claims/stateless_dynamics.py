@@ -516,7 +516,7 @@ FIG9 = figure_claim(
     9,
     "000-fig9-R3-closer-as-Ns-grows",
     "R3, a fixed training batch of size N_s",
-    "Convergence of $\\mu$ appears closer to the true $w^*=5.0$ as $N_s$ increases",
+    "Convergence of $\\mu$ appears closer to the true $w^\\ast=5.0$ as $N_s$ increases",
     r"|\mu_{10^4} - w^*| \text{ decreases in } N_s \text{ (each run with its own fixed } S_{train})",
     "True in expectation over the draw of S_train: mu converges to w* + mean(S_train), whose "
     "distance to w* shrinks like N_s^(-1/2). A single figure, one S_train per N_s, shows the "
