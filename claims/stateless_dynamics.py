@@ -786,8 +786,7 @@ def floor_per_chain(ctx: Context, alpha: float, batch: int) -> torch.Tensor:
         sigma0=FLOOR_SIGMA,
         update_sigma=False,
     )
-    chains = 128 if ctx.quick else 256
-    out = simulate(exp, chains, ctx.generator, RECORD)
+    out = simulate(exp, 256, ctx.generator, RECORD)
     burn = int(5 / alpha) // RECORD
     return ((out["mu"][:, burn:] - W_STAR) ** 2).mean(1).cpu()
 
@@ -876,7 +875,7 @@ def late_decay(schedule: str, predicted: float):
             sigma0=FLOOR_SIGMA,
             update_sigma=False,
         )
-        out = simulate(exp, 128 if ctx.quick else 256, ctx.generator, RECORD)
+        out = simulate(exp, 256, ctx.generator, RECORD)
         msd = ((out["mu"] - W_STAR) ** 2).mean(0).cpu()
         ys = [float(msd[k // RECORD - 20 : k // RECORD + 1].mean()) for k in LATE_EPISODES]
         decay = exp.decay_episodes
