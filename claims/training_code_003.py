@@ -237,3 +237,57 @@ def _other_action(ctx: Context) -> Finding:
     a = (torch.rand(32, generator=gen) < 0.5).double()
     bernoulli = torch.distributions.Bernoulli(probs=p)
     return exact_comparison(bernoulli.log_prob(1 - a), bernoulli.log_prob(a))
+
+
+# --- 003-reinforce-cartpole-solves (slow: many runs of the program) -----------------------------
+
+PROGRAM_SEEDS = 20
+
+
+def program_success(learning_rate: float):
+    """Run 003's CartPole program (pgtheory.algos.reinforce_003.run_program_003, faithful to
+    the printed code) on 20 seeds; it succeeds when the mean of its last 25 episode returns
+    reaches 475 within 500 episodes. Decide whether the success probability exceeds
+    1/2 (Clopper-Pearson, false alarm 1e-3). The control runs the program with learning rate 0."""
+
+    def run(ctx: Context) -> Finding:
+        from pgtheory.algos.reinforce_003 import run_program_003
+        from pgtheory.stats import proportion_test
+
+        runs = [
+            run_program_003(seed)
+            for seed in range(ctx.seed % 10_000, ctx.seed % 10_000 + PROGRAM_SEEDS)
+        ]
+        solved = [r.solved_at_episode for r in runs if r.solved_at_episode is not None]
+        finding = proportion_test(len(solved), len(runs), 0.5, false_alarm=1e-3)
+        median = f"; median episodes to solve {sorted(solved)[len(solved) // 2]}" if solved else ""
+        finding.note = (
+            f"{len(solved)} of {len(runs)} runs reached the threshold within 500 episodes" + median
+        )
+        return finding
+
+    return run
+
+
+CARTPOLE_SOLVES = Claim(
+    id="003-reinforce-cartpole-solves",
+    title="003's program reaches a 25-episode mean of 475 on CartPole-v1 within 500 episodes",
+    statement=r"\Pr\big[\text{mean of the last 25 returns} \ge 475 \text{ within 500 episodes}\big] > 1/2",
+    sources=(
+        Source(
+            SEED_003,
+            "Training Loop",
+            "When the mean return for episodes is good enough, you can consider the agent trained.",
+        ),
+    ),
+    conditions="The printed program and hyperparameters; 'reaches' read as: in most runs.",
+    expected=Verdict.CONFIRMED,
+    reading="Measured over 20 seeds of the faithful program (dropout active while acting).",
+    checks=(
+        check("success in most of 20 runs (experiment)", Kind.EXPERIMENT, program_success(0.01)),
+        negative_control(
+            "the program with learning rate 0 (experiment)", Kind.EXPERIMENT, program_success(0.0)
+        ),
+    ),
+    slow=True,
+)

@@ -55,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument(
         "--quick", action="store_true", help="quick tier: resolutions doubled, 1/4 of the samples"
     )
+    v.add_argument("--slow", action="store_true", help="also run the slow claims (full trainings)")
 
     ls = sub.add_parser("list", help="list the claims, their sources and expected verdicts")
     claim_selection(ls)
@@ -105,7 +106,12 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    claims = _claims(args.paths, args.pattern)
+    selected = _claims(args.paths, args.pattern)
+    claims = [c for c in selected if args.slow or not c.slow]
+    if skipped := len(selected) - len(claims):
+        print(f"{skipped} slow claim(s) not run: add --slow to include them")
+    if not claims:
+        raise UsageError("every selected claim is slow: add --slow")
     try:
         device = resolve_device(args.device)
     except (RuntimeError, ValueError) as exc:

@@ -95,14 +95,16 @@ def run_program_003(
     seed: int,
     env_id: str = "CartPole-v1",
     after_episode: Callable[[PolicyNetwork, int], bool] | None = None,
+    learning_rate: float = LEARNING_RATE,
 ) -> Run003:
-    """Run 003's training loop; ``after_episode(policy, steps)`` returning True stops it early."""
+    """Run 003's training loop; ``after_episode(policy, steps)`` returning True stops it early.
+    ``learning_rate`` exists for controls (0 disables learning); 003 uses 0.01."""
     seed_everything(seed)
     env = gym.make(env_id)
     env.reset(seed=seed)
     env.action_space.seed(seed)
     policy = PolicyNetwork(env.observation_space.shape[0], HIDDEN_DIM, env.action_space.n, DROPOUT)
-    optimizer = torch.optim.Adam(policy.parameters(), lr=LEARNING_RATE)
+    optimizer = torch.optim.Adam(policy.parameters(), lr=learning_rate)
     episode_returns: list[float] = []
     steps = 0
     for episode in range(1, MAX_EPOCHS + 1):
