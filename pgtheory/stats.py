@@ -328,6 +328,16 @@ def proportionality_check(
     )
 
 
+def median_difference_interval(x: np.ndarray, y: np.ndarray, seed: int = 0) -> tuple[float, float]:
+    """95% percentile-bootstrap interval of median(x) - median(y) (2000 resamples)."""
+    rng = np.random.default_rng(seed)
+    boots = np.median(rng.choice(x, (2000, len(x))), 1) - np.median(
+        rng.choice(y, (2000, len(y))), 1
+    )
+    lo, hi = np.quantile(boots, [0.025, 0.975])
+    return float(lo), float(hi)
+
+
 def rank_comparison(
     a: Sequence[float] | np.ndarray,
     b: Sequence[float] | np.ndarray,
@@ -346,11 +356,7 @@ def rank_comparison(
     x, y = np.asarray(a, float), np.asarray(b, float)
     p_less = float(sps.mannwhitneyu(x, y, alternative="less").pvalue)
     p_greater = float(sps.mannwhitneyu(x, y, alternative="greater").pvalue)
-    rng = np.random.default_rng(seed)
-    boots = np.median(rng.choice(x, (2000, len(x))), 1) - np.median(
-        rng.choice(y, (2000, len(y))), 1
-    )
-    lo, hi = (float(q) for q in np.quantile(boots, [0.025, 0.975]))
+    lo, hi = median_difference_interval(x, y, seed)
     if p_less < false_alarm:
         outcome = Outcome.SUPPORTS
     elif p_greater < false_alarm or (-resolution <= lo and hi <= resolution):
@@ -407,11 +413,7 @@ def equivalence_test(
     """Decide "a and b are comparable": the 95% bootstrap interval of the difference of medians
     lies within +-``resolution`` (supports), lies entirely outside it (refutes), or neither."""
     x, y = np.asarray(a, float), np.asarray(b, float)
-    rng = np.random.default_rng(seed)
-    boots = np.median(rng.choice(x, (2000, len(x))), 1) - np.median(
-        rng.choice(y, (2000, len(y))), 1
-    )
-    lo, hi = (float(q) for q in np.quantile(boots, [0.025, 0.975]))
+    lo, hi = median_difference_interval(x, y, seed)
     if -resolution <= lo and hi <= resolution:
         outcome = Outcome.SUPPORTS
     elif lo > resolution or hi < -resolution:
