@@ -1,6 +1,9 @@
 """003: statements about the training code: loss scaling and learning rates, dropout at
 inference, and the log_softmax alternative for the Pong network."""
 
+import json
+from pathlib import Path
+
 import torch
 from torch import nn
 
@@ -14,7 +17,7 @@ from pgtheory.claim import (
     check,
     negative_control,
 )
-from pgtheory.stats import Finding, exact_comparison
+from pgtheory.stats import Finding, Outcome, exact_comparison
 
 SEED_003 = "003_406e58457e86a039.txt"
 BATCH_SIZE, LEARNING_RATE, STEPS = 64, 0.01, 20
@@ -290,4 +293,129 @@ CARTPOLE_SOLVES = Claim(
         ),
     ),
     slow=True,
+)
+
+# --- 003-code-runs-as-printed ---------------------------------------------------------------------
+
+CODE = json.loads(
+    (Path(__file__).parent / "data" / "003_code_blocks.json").read_text(encoding="utf-8")
+)
+BLOCKS = [b["code"] for b in CODE["blocks"]]
+#: The CartPole program, block by block in the document's order (the Pong blocks redefine
+#: PolicyNetwork and are a separate program).
+CARTPOLE_PROGRAM = [0, 3, 4, 5, 9, 13, 15, 16]
+PRELUDE = """
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torch.optim as optim
+import torch.distributions as distributions
+import gymnasium as gym
+env = gym.make("CartPole-v1")
+"""
+
+
+def run_blocks(blocks: list[str], namespace: dict, probe: str | None = None) -> list[str]:
+    """Execute each block in one namespace (like cells of a notebook); return the failures as
+    'block i, line n: ErrorType: message'. ``probe`` runs after the blocks (e.g. a forward pass)."""
+    failures = []
+    for index, code in [*blocks, ("probe", probe)] if probe else blocks:
+        try:
+            exec(compile(code, f"<003 block {index}>", "exec"), namespace)
+        except Exception as exc:
+            line = getattr(exc, "lineno", None) or (
+                exc.__traceback__.tb_next.tb_lineno
+                if exc.__traceback__ and exc.__traceback__.tb_next
+                else "?"
+            )
+            failures.append(f"block {index}, line {line}: {type(exc).__name__}: {exc}")
+    return failures
+
+
+def program_runs(
+    blocks: list[tuple], probe: str | None = None, patch: dict[int, tuple[str, str]] | None = None
+):
+    """Run ``blocks`` (pairs of (index, code)) as printed; supports if nothing raises.
+    ``patch`` maps a block index to (old, new) text replacements (for the corrected program)."""
+
+    def run(ctx: Context) -> Finding:
+        torch.manual_seed(ctx.seed % 2**31)
+        namespace: dict = {}
+        exec(PRELUDE, namespace)
+        program = []
+        for index, code in blocks:
+            if patch and index in patch:
+                code = code.replace(*patch[index])
+            program.append((index, code))
+        failures = run_blocks(program, namespace, probe)
+        return Finding(
+            Outcome.REFUTES if failures else Outcome.SUPPORTS,
+            "blocks executed in order in one namespace",
+            n=len(program),
+            note="; ".join(failures) or f"all {len(program)} block(s) ran",
+        )
+
+    return run
+
+
+def blocks_of(indices: list[int], **overrides: str) -> list[tuple]:
+    return [(i, overrides.get(f"b{i}", BLOCKS[i])) for i in indices]
+
+
+#: What the surrounding Pong code would have built before the batching block.
+PONG_BATCH_INPUTS = "observations = [torch.zeros(4)]; rewards = [1.0]; gt_labels = [1.0]; discount_factor = 0.99; device = 'cpu'"
+#: 003's loop with MAX_EPOCHS shortened to 3 episodes so that a run takes seconds.
+SHORT_RUN = (13, ("MAX_EPOCHS = 500", "MAX_EPOCHS = 3"))
+FIXED_INDENT = (16, ("         print(f'Reached", "        print(f'Reached"))
+
+CODE_RUNS = Claim(
+    id="003-code-runs-as-printed",
+    title="The code blocks of 003 run as printed",
+    statement=r"\text{each code block of 003, pasted in order, executes}",
+    sources=(
+        Source(
+            SEED_003,
+            "PyTorch Implementation of REINFORCE for Cartpole and Pong",
+            "PyTorch Implementation of REINFORCE",
+        ),
+    ),
+    conditions="The blocks as printed, with the imports they use; the CartPole program's blocks run "
+    "in the document's order in one namespace; the Pong blocks with the CartPole helpers defined.",
+    expected=Verdict.REFUTED,
+    reading="The CartPole training loop does not parse: its print line is indented one space "
+    "more than the break that follows (IndentationError). The Pong network defines layer1 and "
+    "layer2 but calls self.linear1 (AttributeError). The Pong batching calls "
+    "calculate_stepwise_returns(..., device=device), a keyword the printed function does not "
+    "take (TypeError). With the indentation fixed the CartPole program runs.",
+    checks=(
+        check(
+            "CartPole program, blocks in order (exec)",
+            Kind.EXACT,
+            program_runs(blocks_of(CARTPOLE_PROGRAM), patch=dict([SHORT_RUN])),
+        ),
+        check(
+            "Pong network: construct and forward one frame (exec)",
+            Kind.EXACT,
+            program_runs(blocks_of([1]), probe="PolicyNetwork()(torch.zeros(1, 6400))"),
+        ),
+        check(
+            "Pong batching with the CartPole returns helper (exec)",
+            Kind.EXACT,
+            program_runs([(3, BLOCKS[3]), ("setup", PONG_BATCH_INPUTS), (8, BLOCKS[8])]),
+        ),
+        check(
+            "corrected: CartPole program with the print line re-indented (exec)",
+            Kind.EXACT,
+            program_runs(blocks_of(CARTPOLE_PROGRAM), patch=dict([SHORT_RUN, FIXED_INDENT])),
+        ),
+        negative_control(
+            "corrected program with an undefined name injected (exec)",
+            Kind.EXACT,
+            program_runs(
+                [*blocks_of(CARTPOLE_PROGRAM), ("broken", "undefined_name_in_control")],
+                patch=dict([SHORT_RUN, FIXED_INDENT]),
+            ),
+        ),
+    ),
 )

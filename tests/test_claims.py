@@ -1,11 +1,13 @@
 """The claims as tests: each derived verdict must equal the one its module expects."""
 
+import json
 import re
 
 import pytest
 
 from pgtheory.claim import Role, Verdict, discover, run_claim
 from pgtheory.policies import GaussianPolicy
+from pgtheory.sources import fenced_code_blocks
 from pgtheory.stats import Outcome
 
 from conftest import CLAIMS_DIR
@@ -40,8 +42,9 @@ ISSUE_CLAIMS = {
         000-sparse-threshold 000-five-formulations 000-fig1-R1-lr 000-fig3-R1-schedule
         000-fig4-R1-batch 000-fig5-R2-lr 000-fig7-R2-schedule 000-fig8-R2-batch 000-fig2-R1-baseline
         000-fig6-R2-baseline 000-R3-proxy-optimum 000-fig9-R3-closer-as-Ns-grows 000-fig10-R4-sparse""",
-    "issue-6 training code (decided so far)": """003-batchsize-division-equals-smaller-lr
-        003-dropout-inference-scaling 003-log-softmax-alt-pong""",
+    "issue-6 training code": """003-batchsize-division-equals-smaller-lr
+        003-dropout-inference-scaling 003-log-softmax-alt-pong 003-reinforce-cartpole-solves
+        003-code-runs-as-printed""",
 }
 
 
@@ -90,3 +93,12 @@ def test_flipping_the_sign_of_the_score_makes_the_check_refute(monkeypatch):
     mc = next(e for e in result.evidence if e.check.startswith("E[R grad log pi] = grad J"))
     assert mc.outcome == Outcome.REFUTES
     assert result.verdict == Verdict.REFUTED
+
+
+def test_vendored_code_blocks_are_the_documents(seeds):
+    """claims/data/003_code_blocks.json must be the document's fenced blocks, verbatim."""
+    vendored = json.loads(
+        (CLAIMS_DIR / "data" / "003_code_blocks.json").read_text(encoding="utf-8")
+    )
+    document = (seeds / vendored["source"]).read_text(encoding="utf-8")
+    assert vendored["blocks"] == fenced_code_blocks(document)
