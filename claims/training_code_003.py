@@ -2,6 +2,7 @@
 inference, and the log_softmax alternative for the Pong network."""
 
 import json
+import warnings
 from pathlib import Path
 
 import torch
@@ -320,6 +321,7 @@ def run_blocks(blocks: list[str], namespace: dict, probe: str | None = None) -> 
     """Execute each block in one namespace (like cells of a notebook); return the failures as
     'block i, line n: ErrorType: message'. ``probe`` runs after the blocks (e.g. a forward pass)."""
     failures = []
+    warnings.simplefilter("ignore")  # the document's code triggers torch's copy-construct warning
     for index, code in [*blocks, ("probe", probe)] if probe else blocks:
         try:
             exec(compile(code, f"<003 block {index}>", "exec"), namespace)
