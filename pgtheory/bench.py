@@ -50,13 +50,15 @@ def samples_for(d: int, dtype: torch.dtype, budget: float) -> int:
     return max(10_000, int(budget / per_sample))
 
 
-def gaussian_estimator_rate(d: int, dtype: torch.dtype, n: int, device: torch.device) -> float:
+def gaussian_estimator_rate(
+    d: int, dtype: torch.dtype, n: int, device: torch.device, compiled: bool = False
+) -> float:
     mu = torch.zeros(d, dtype=dtype, device=device)
     w_star = torch.ones(d, dtype=dtype, device=device)
     generator = make_generator(0, device)
 
     def work() -> int:
-        gaussian_score_function_moments(mu, 0.5, w_star, n, generator)
+        gaussian_score_function_moments(mu, 0.5, w_star, n, generator, compiled=compiled)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         return n
@@ -142,6 +144,7 @@ def run_benchmarks(
     device: torch.device,
     budget: float = 0.3,
     billion: bool = True,
+    compile_kernels: bool = True,
     report: Callable[[Measurement], None] | None = None,
 ) -> list[Measurement]:
     """Every measurement, in one process; ``report`` is called as each one is made."""
@@ -166,21 +169,20 @@ def run_benchmarks(
         for d in DIMENSIONS:
             n = samples_for(d, dtype, budget)
             limit = random_number_limit(d, dtype, n, device)
-            rate = gaussian_estimator_rate(d, dtype, n, device)
-            add(
-                Measurement(
-                    f"random-number limit, d={d}, {dtype_name}", limit, "samples/s", 1.0, None
+            add(Measurement(f"random-number limit, d={d}, {dtype_name}", limit, "samples/s", 1.0))
+            for compiled in (False, True) if compile_kernels else (False,):
+                rate = gaussian_estimator_rate(d, dtype, n, device, compiled)
+                kind = "fused, torch.compile" if compiled else "fused"
+                at_reference = d == 10 and dtype == torch.float32
+                add(
+                    Measurement(
+                        f"gaussian score function, {kind}, d={d}, {dtype_name}",
+                        rate,
+                        "samples/s",
+                        rate / limit,
+                        rate / naive if at_reference else None,
+                    )
                 )
-            )
-            add(
-                Measurement(
-                    f"gaussian score function, fused, d={d}, {dtype_name}",
-                    rate,
-                    "samples/s",
-                    rate / limit,
-                    rate / naive if (d == 10 and dtype == torch.float32) else None,
-                )
-            )
     add(
         Measurement(
             "softmax score function, 10 actions, float64",

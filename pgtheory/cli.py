@@ -65,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--json", type=Path, help="write the measurements to this JSON file")
     b.add_argument("--no-verify", action="store_true", help="skip timing pgtheory verify")
     b.add_argument("--no-billion", action="store_true", help="skip the 1e9-sample memory run")
+    b.add_argument("--no-compile", action="store_true", help="skip the torch.compile kernels")
 
     t = sub.add_parser("train", help="train a policy-gradient algorithm on a gymnasium environment")
     t.add_argument("algo", choices=sorted(ALGORITHMS), help="the algorithm")
@@ -177,7 +178,9 @@ def _bench(args: argparse.Namespace) -> int:
         print(f"{m.name:64s} {m.value:14,.6g} {m.unit:12s}{ratios}", flush=True)
 
     print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads")
-    measurements = run_benchmarks(device, billion=not args.no_billion, report=show)
+    measurements = run_benchmarks(
+        device, billion=not args.no_billion, compile_kernels=not args.no_compile, report=show
+    )
     if not args.no_verify:
         for m in verify_timings(device):
             show(m)

@@ -38,6 +38,58 @@ def ema_of_past_rewards(past_rewards: torch.Tensor, beta: float) -> torch.Tensor
 FUSED_CHUNK_ELEMENTS = 1 << 18
 
 
+def _chunk_sums_eager(
+    eps: torch.Tensor, c: torch.Tensor, c_sq: float, sigma: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sums of g and of g^2 over one chunk, per component, in eager torch."""
+    d = eps.shape[1]
+    eps_sq = eps * eps
+    sq = eps_sq @ torch.ones_like(
+        c
+    )  # ||eps||^2 (a matrix-vector product beats sum(1) on narrow rows)
+    reward = (eps @ c).mul_(-sigma).add_(sq, alpha=-0.5 * sigma**2).sub_(0.5 * c_sq)
+    g_psi = (sq - d).mul_(reward)
+    weights = torch.stack([reward, reward * reward])  # (2, m)
+    if d < 8:  # BLAS is slow on a few tall columns: broadcast instead
+        sum_mu, sum_mu_sq = (eps * reward[:, None]).sum(0), (eps_sq * weights[1][:, None]).sum(0)
+    else:
+        sum_mu, sum_mu_sq = (weights @ eps)[0], (weights @ eps_sq)[1]
+    sums = torch.cat([sum_mu / sigma, g_psi.sum().reshape(1)])
+    squares = torch.cat([sum_mu_sq / sigma**2, (g_psi * g_psi).sum().reshape(1)])
+    return sums, squares
+
+
+def _chunk_sums_plain(
+    eps: torch.Tensor, c: torch.Tensor, c_sq: float, sigma: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The same sums written plainly, for torch.compile to fuse into a few loops."""
+    d = eps.shape[1]
+    sq = (eps * eps).sum(1)
+    reward = -0.5 * (c_sq + 2 * sigma * (eps * c).sum(1) + sigma**2 * sq)
+    g_psi = (sq - d) * reward
+    sums = torch.cat([(eps * reward[:, None]).sum(0) / sigma, g_psi.sum().reshape(1)])
+    squares = torch.cat(
+        [
+            (eps * eps * (reward * reward)[:, None]).sum(0) / sigma**2,
+            (g_psi * g_psi).sum().reshape(1),
+        ]
+    )
+    return sums, squares
+
+
+_compiled_chunk_sums = None
+
+
+def _chunk_kernel(compiled: bool):
+    """The eager kernel, or (``compiled``) the plain one through torch.compile, built once."""
+    global _compiled_chunk_sums
+    if not compiled:
+        return _chunk_sums_eager
+    if _compiled_chunk_sums is None:
+        _compiled_chunk_sums = torch.compile(_chunk_sums_plain, dynamic=True)
+    return _compiled_chunk_sums
+
+
 def gaussian_score_function_moments(
     mu: torch.Tensor,
     sigma: float,
@@ -45,6 +97,7 @@ def gaussian_score_function_moments(
     n: int,
     generator: torch.Generator,
     chunk_elements: int = FUSED_CHUNK_ELEMENTS,
+    compiled: bool = False,
 ) -> Moments:
     """Streamed moments of g = grad_(mu, log sigma) log pi(w) R(w), R = -1/2 ||w - w*||^2,
     for n samples w ~ N(mu, sigma^2 I_d): the fused fast path of the score-function estimator.
@@ -54,31 +107,22 @@ def gaussian_score_function_moments(
     R = -1/2 (||c||^2 + 2 sigma c.eps + sigma^2 ||eps||^2), g_mu = eps R / sigma and
     g_psi = (||eps||^2 - d) R. Dtype policy: sampling and within-chunk sums in ``mu.dtype``,
     accumulation across chunks in float64. Returns d + 1 components (mu first, then log sigma).
+    ``compiled`` fuses the per-chunk arithmetic with torch.compile (a one-off compilation of
+    tens of seconds; several times faster per chunk at small d).
     """
     d, dtype, device = mu.shape[0], mu.dtype, mu.device
     chunk = max(1, chunk_elements // d)
     c = (mu - w_star).to(dtype)
     c_sq = float((c.double() ** 2).sum())
     buffer = torch.empty(chunk, d, dtype=dtype, device=device)
-    ones = torch.ones(d, dtype=dtype, device=device)
+    kernel = _chunk_kernel(compiled)
     total = Moments.empty((d + 1,), device=device)
     for start in range(0, n, chunk):
         m = min(chunk, n - start)
         eps = torch.randn(m, d, generator=generator, out=buffer[:m])
-        eps_sq = eps * eps
-        sq = eps_sq @ ones  # ||eps||^2 (a matrix-vector product beats sum(1) over narrow rows)
-        reward = (eps @ c).mul_(-sigma).add_(sq, alpha=-0.5 * sigma**2).sub_(0.5 * c_sq)
-        g_psi = (sq - d).mul_(reward)
-        weights = torch.stack([reward, reward * reward])  # (2, m)
-        if d < 8:  # BLAS is slow on a few tall columns: broadcast instead
-            sum_mu = (eps * reward[:, None]).sum(0)
-            sum_mu_sq = (eps_sq * weights[1][:, None]).sum(0)
-        else:
-            sum_mu, sum_mu_sq = (weights @ eps)[0], (weights @ eps_sq)[1]
-        sums = torch.cat([sum_mu / sigma, g_psi.sum().reshape(1)]).double()
-        squares = torch.cat([sum_mu_sq / sigma**2, (g_psi * g_psi).sum().reshape(1)]).double()
-        mean = sums / m
+        sums, squares = kernel(eps, c, c_sq, sigma)
+        mean = sums.double() / m
         total = total.merge(
-            Moments(count=m, mean=mean, m2=(squares - m * mean * mean).clamp_min(0))
+            Moments(count=m, mean=mean, m2=(squares.double() - m * mean * mean).clamp_min(0))
         )
     return total

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from pgtheory.estimators import (
@@ -54,3 +55,13 @@ def test_reward_to_go_and_ema():
 def test_clip_by_norm():
     g = torch.tensor([[3.0, 4.0], [30.0, 40.0]])
     torch.testing.assert_close(clip_by_norm(g, 10.0), torch.tensor([[3.0, 4.0], [6.0, 8.0]]))
+
+
+@pytest.mark.slow
+def test_compiled_kernel_equals_the_eager_one():
+    """torch.compile's fused chunk kernel gives the eager kernel's moments (slow: it compiles)."""
+    args = (torch.zeros(5, dtype=torch.float64), 0.7, torch.ones(5, dtype=torch.float64), 10_000)
+    eager = gaussian_score_function_moments(*args, torch.Generator().manual_seed(1), compiled=False)
+    fused = gaussian_score_function_moments(*args, torch.Generator().manual_seed(1), compiled=True)
+    torch.testing.assert_close(fused.mean, eager.mean, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(fused.m2, eager.m2, rtol=1e-12, atol=1e-12)
