@@ -56,6 +56,13 @@ def _parser() -> argparse.ArgumentParser:
         "--quick", action="store_true", help="quick tier: resolutions doubled, 1/4 of the samples"
     )
     v.add_argument("--slow", action="store_true", help="also run the slow claims (full trainings)")
+    v.add_argument(
+        "--rl",
+        type=Path,
+        nargs="+",
+        default=[],
+        help="pgtheory train --json files for the RL section",
+    )
 
     ls = sub.add_parser("list", help="list the claims, their sources and expected verdicts")
     claim_selection(ls)
@@ -126,9 +133,14 @@ def _verify(args: argparse.Namespace) -> int:
         bar.set_postfix_str(f"{result.claim.id}: {result.verdict.value}")
         bar.update()
 
+    try:
+        rl_runs = [json.loads(path.read_text()) for path in args.rl]
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UsageError(f"cannot read --rl file: {exc}") from exc
     record = verify(
         claims, seed=args.seed, device=device, quick=args.quick, on_result=report_progress
     )
+    record.rl_runs = rl_runs
     bar.close()
     if rank != 0:  # every rank decided the same; rank 0 reports
         return 1 if record.unexpected or record.errors else 0

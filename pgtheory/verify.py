@@ -32,6 +32,8 @@ class RunRecord:
     seconds: float
     results: list[ClaimResult]
     environment: dict[str, Any] = field(default_factory=dict)
+    rl_runs: list[dict[str, Any]] = field(default_factory=list)
+    """Training runs (``pgtheory train --json`` documents) shown in the report's RL section."""
 
     @property
     def unexpected(self) -> list[ClaimResult]:

@@ -101,6 +101,12 @@ def test_train_cli_writes_the_json(tmp_path):
             "sps",
         } <= set(s)
     assert {"solved_fraction", "final_eval_return", "seconds_to_solve"} <= set(doc["aggregate"])
+    report = tmp_path / "report"
+    assert (
+        main(["verify", "-k", "001-score-zero-mean", "--rl", str(out), "--out", str(report)]) == 0
+    )
+    assert "Reinforcement learning runs" in (report / "index.html").read_text()
+    assert json.loads((report / "results.json").read_text())["rl"][0]["algo"] == "reinforce"
 
 
 @pytest.mark.parametrize(

@@ -167,3 +167,41 @@ def trajectory_plot(checks: list[dict[str, Any]]) -> str | None:
     fig.suptitle("median and interquartile band over seeds; dashed: one seed", fontsize=7)
     fig.tight_layout()
     return _svg(fig)
+
+
+def learning_curves(runs: list[dict[str, Any]]) -> str | None:
+    """Evaluation return against env steps and against seconds, one line per run (algorithm x
+    environment): the interquartile mean over seeds on a common grid, with the quartile band.
+    Each seed's curve is held constant between its evaluations."""
+    if not runs:
+        return None
+    import numpy as np
+    from scipy import stats as sps
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3))
+    for colour, run in zip(ARM_COLOURS * 3, runs, strict=False):
+        curves = [np.asarray(s["curve"], float) for s in run["seeds"] if s["curve"]]
+        for ax, column in zip(axes, (0, 1), strict=True):
+            start, end = max(c[0, column] for c in curves), max(c[-1, column] for c in curves)
+            grid = np.linspace(start, end, 60)  # from where every seed has its first evaluation
+            values = np.array([np.interp(grid, c[:, column], c[:, 2], left=np.nan) for c in curves])
+            # after a seed stops (solved), hold its last evaluation
+            for row, c in zip(values, curves, strict=True):
+                row[grid > c[-1, column]] = c[-1, 2]
+            iqm = [
+                sps.trim_mean(col[~np.isnan(col)], 0.25) if (~np.isnan(col)).any() else np.nan
+                for col in values.T
+            ]
+            q25, q75 = np.nanpercentile(values, 25, axis=0), np.nanpercentile(values, 75, axis=0)
+            ax.fill_between(grid, q25, q75, color=colour, alpha=0.15, lw=0)
+            ax.plot(grid, iqm, color=colour, lw=1.6, label=f"{run['algo']} ({len(curves)} seeds)")
+    axes[0].set_xlabel("environment steps", fontsize=8)
+    axes[1].set_xlabel("seconds (evaluation included)", fontsize=8)
+    for ax in axes:
+        ax.set_ylabel("evaluation return", fontsize=8)
+        ax.tick_params(labelsize=7)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    axes[0].legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return _svg(fig)

@@ -9,7 +9,12 @@ from typing import Any
 import jinja2
 
 from pgtheory.claim import Verdict
-from pgtheory.report.figures import deviation_plot, scaling_plot, trajectory_plot
+from pgtheory.report.figures import (
+    deviation_plot,
+    learning_curves,
+    scaling_plot,
+    trajectory_plot,
+)
 from pgtheory.report.results import results_document, write_atomically
 from pgtheory.verify import RunRecord
 
@@ -40,6 +45,7 @@ def _environment() -> jinja2.Environment:
 
 def render_report(record: RunRecord) -> str:
     document = results_document(record)
+    rl_runs = document.get("rl", [])
     claims = document["claims"]
     counts = Counter(c["verdict"] for c in claims)
     timings = sorted(
@@ -67,6 +73,8 @@ def render_report(record: RunRecord) -> str:
                 for c in claims
             },
             timings=timings,
+            rl_runs=rl_runs,
+            rl_figure=learning_curves(rl_runs),
         )
     )
 

@@ -45,6 +45,7 @@ def results_document(record: RunRecord) -> dict[str, Any]:
         "seconds": record.seconds,
         "environment": record.environment,
         "claims": [claim_document(r) for r in record.results],
+        "rl": record.rl_runs,
     }
 
 
