@@ -67,7 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("list", help="list the claims, their sources and expected verdicts")
     claim_selection(ls)
 
-    b = sub.add_parser("bench", help="benchmark the estimators against the random-number limit")
+    b = sub.add_parser("bench", help="benchmark the estimators (default) or the RL algorithms (rl)")
+    b.add_argument("target", nargs="?", choices=["estimators", "rl"], default="estimators")
+    b.add_argument("--seeds", type=int, default=5, help="seeds per algorithm for 'rl' (default 5)")
     b.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
     b.add_argument("--json", type=Path, help="write the measurements to this JSON file")
     b.add_argument("--no-verify", action="store_true", help="skip timing pgtheory verify")
@@ -190,6 +192,17 @@ def _bench(args: argparse.Namespace) -> int:
         print(f"{m.name:64s} {m.value:14,.6g} {m.unit:12s}{ratios}", flush=True)
 
     print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads")
+    if args.target == "rl":
+        try:
+            import stable_baselines3  # noqa: F401
+
+            from pgtheory.bench_rl import run_rl_benchmark
+        except ImportError as exc:
+            raise UsageError('bench rl needs Stable-Baselines3: pip install -e ".[bench]"') from exc
+        measurements = run_rl_benchmark(args.seeds, device=device)
+        if args.json:
+            write_atomically(args.json, json.dumps([m.to_dict() for m in measurements], indent=2))
+        return 0
     measurements = run_benchmarks(
         device, billion=not args.no_billion, compile_kernels=not args.no_compile, report=show
     )
