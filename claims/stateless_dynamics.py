@@ -9,6 +9,7 @@ episode: one seed, as in the document's figures, beside the median and interquar
 
 import itertools
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 import sympy as sp
@@ -429,6 +430,21 @@ FIG6 = figure_claim(
             ),
         ),
         check(
+            "robust to the unstated EMA weight: beta = 0.99, log sigma roughness (rank test)",
+            Kind.EXPERIMENT,
+            ordered(
+                {
+                    "EMA baseline, beta=0.99": replace(
+                        R2_BASELINE["EMA baseline"], ema_weight=0.99
+                    ),
+                    "no baseline": R2_BASELINE["no baseline"],
+                },
+                lambda o: roughness(o, "sigma"),
+                ["EMA baseline, beta=0.99", "no baseline"],
+                1e-4,
+            ),
+        ),
+        check(
             "final |mu - w*|: EMA < none (rank test)",
             Kind.EXPERIMENT,
             ordered(R2_BASELINE, final_distance, ["EMA baseline", "no baseline"], 0.01),
@@ -456,6 +472,24 @@ FIG7 = figure_claim(
             "late oscillation: diminishing < constant (rank test)",
             Kind.EXPERIMENT,
             ordered(R2_SCHEDULE, oscillation, ["diminishing", "constant"], 1e-3),
+        ),
+        check(
+            "robust to the schedule's unstated constant: K = 100 and K = 10000 (rank tests)",
+            Kind.EXPERIMENT,
+            lambda ctx: all_hold(
+                [
+                    ordered(
+                        {
+                            "constant": R2_SCHEDULE["constant"],
+                            "diminishing": replace(R2_SCHEDULE["diminishing"], decay_episodes=k),
+                        },
+                        oscillation,
+                        ["diminishing", "constant"],
+                        1e-3,
+                    )(ctx)
+                    for k in (100.0, 10_000.0)
+                ]
+            ),
         ),
         negative_control(
             "the reverse order (rank test)",
