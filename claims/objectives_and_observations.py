@@ -87,19 +87,14 @@ def sample_average(per_step: bool):
 
     def run(ctx: Context) -> Finding:
         mdp, logits = random_case(ctx)
-        reference = float(expected_return(mdp, logits)) / (mdp.horizon if per_step else 1)
+        reference = float(expected_return(mdp, logits))
         mdp_d, policy = to_device(mdp, ctx.device), SoftmaxPolicy(logits.to(ctx.device))
 
         def sampler(n: int, gen: torch.Generator) -> torch.Tensor:
             returns = discounted_return(mdp_d, sample_trajectories(mdp_d, policy, n, gen))
             return returns / mdp.horizon if per_step else returns
 
-        finding = ctx.mean_test(
-            sampler,
-            reference if not per_step else float(expected_return(mdp, logits)),
-            resolution=0.02,
-        )
-        return finding
+        return ctx.mean_test(sampler, reference, resolution=0.02)
 
     return run
 

@@ -595,16 +595,9 @@ def converges_to(target: str):
 
     def run_check(ctx: Context) -> Finding:
         exp = Experiment(reward="R3", learning_rate=0.01, batch=1)
-        chains = CHAINS // 2 if ctx.quick else CHAINS
-        # the simulator draws S_train first from the generator: replay it to know each chain's batch
-        seed_state = ctx.generator.get_state()
-        train = torch.randn(
-            chains, exp.batch, generator=ctx.generator, dtype=torch.float64, device=ctx.device
-        )
-        ctx.generator.set_state(seed_state)
-        out = simulate(exp, chains, ctx.generator, RECORD)
-        optimum = W_STAR + (train.mean(1) if target == "proxy" else 0.0)
-        squared = ((out["mu"][:, -1] - optimum) ** 2).cpu()
+        out = run(ctx, exp)
+        optimum = W_STAR + (out["train_batch"].mean(1) if target == "proxy" else 0.0)
+        squared = (out["mu"][:, -1] - optimum) ** 2
         return mean_below_test(Moments.of(squared), 0.01, false_alarm=1e-4)
 
     return run_check

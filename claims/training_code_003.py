@@ -361,8 +361,8 @@ def program_runs(
     return run
 
 
-def blocks_of(indices: list[int], **overrides: str) -> list[tuple]:
-    return [(i, overrides.get(f"b{i}", BLOCKS[i])) for i in indices]
+def blocks_of(indices: list[int]) -> list[tuple]:
+    return [(i, BLOCKS[i]) for i in indices]
 
 
 #: What the surrounding Pong code would have built before the batching block.

@@ -123,7 +123,12 @@ def trajectory_sampler_rate(n: int, device: torch.device) -> float:
     mdp = to_device(random_mdp(10, 4, 20, make_generator(0)), device)
     policy = SoftmaxPolicy(torch.zeros(10, 4, dtype=torch.float64, device=device))
     generator = make_generator(0, device)
-    return best_rate(lambda: (sample_trajectories(mdp, policy, n, generator), n * 20)[1])
+
+    def work() -> int:
+        sample_trajectories(mdp, policy, n, generator)
+        return n * 20
+
+    return best_rate(work)
 
 
 def peak_memory_for_a_billion_samples(device: torch.device) -> tuple[float, float]:

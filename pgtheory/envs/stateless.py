@@ -83,7 +83,8 @@ def simulate(
     exp: Experiment, chains: int, generator: torch.Generator, record_every: int = 10
 ) -> dict[str, torch.Tensor]:
     """Run ``chains`` independent runs at once; returns ``mu`` and ``sigma`` of shape
-    (chains, episodes // record_every + 1) and ``episode`` (the recorded episode numbers).
+    (chains, episodes // record_every + 1), ``episode`` (the recorded episode numbers) and
+    ``train_batch`` (each chain's fixed batch S_train of R3, shape (chains, batch)).
     The only Python loop is over episodes; chains and samples are tensor dimensions."""
     device = generator.device
     mu = torch.full((chains, 1), exp.mu0, dtype=torch.float64, device=device)
@@ -127,4 +128,9 @@ def simulate(
             mus.append(mu[:, 0].clone())
             sigmas.append(psi[:, 0].exp())
     episodes = torch.arange(0, exp.episodes + 1, record_every)[: len(mus)]
-    return {"mu": torch.stack(mus, 1), "sigma": torch.stack(sigmas, 1), "episode": episodes}
+    return {
+        "mu": torch.stack(mus, 1),
+        "sigma": torch.stack(sigmas, 1),
+        "episode": episodes,
+        "train_batch": train,
+    }

@@ -7,6 +7,8 @@ import math
 from typing import Any
 
 import matplotlib
+import numpy as np
+from scipy import stats as sps
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -175,9 +177,6 @@ def learning_curves(runs: list[dict[str, Any]]) -> str | None:
     Each seed's curve is held constant between its evaluations."""
     if not runs:
         return None
-    import numpy as np
-    from scipy import stats as sps
-
     fig, axes = plt.subplots(1, 2, figsize=(9, 3))
     for colour, run in zip(ARM_COLOURS * 3, runs, strict=False):
         curves = [np.asarray(s["curve"], float) for s in run["seeds"] if s["curve"]]
