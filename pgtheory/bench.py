@@ -12,7 +12,13 @@ from dataclasses import asdict, dataclass
 import torch
 
 from pgtheory.envs.finite import random_mdp, sample_trajectories, to_device
-from pgtheory.estimators import FUSED_CHUNK_ELEMENTS, gaussian_score_function_moments
+from pgtheory.envs.stateless import Experiment, simulate
+from pgtheory.estimators import (
+    COMPILE_MIN_SAMPLES,
+    FUSED_CHUNK_ELEMENTS,
+    choose_kernel,
+    gaussian_score_function_moments,
+)
 from pgtheory.montecarlo import make_generator
 from pgtheory.policies import SoftmaxPolicy
 
@@ -51,14 +57,14 @@ def samples_for(d: int, dtype: torch.dtype, budget: float) -> int:
 
 
 def gaussian_estimator_rate(
-    d: int, dtype: torch.dtype, n: int, device: torch.device, compiled: bool = False
+    d: int, dtype: torch.dtype, n: int, device: torch.device, kernel: str = "eager"
 ) -> float:
     mu = torch.zeros(d, dtype=dtype, device=device)
     w_star = torch.ones(d, dtype=dtype, device=device)
     generator = make_generator(0, device)
 
     def work() -> int:
-        gaussian_score_function_moments(mu, 0.5, w_star, n, generator, compiled=compiled)
+        gaussian_score_function_moments(mu, 0.5, w_star, n, generator, kernel=kernel)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         return n
@@ -131,6 +137,19 @@ def trajectory_sampler_rate(n: int, device: torch.device) -> float:
     return best_rate(work)
 
 
+def stateless_chain_rate(chains: int, device: torch.device) -> float:
+    """Chain-steps per second of 000's simulator: R1, EMA baseline, clipping, one sample per
+    update, ``chains`` runs side by side for 1000 updates."""
+    experiment = Experiment(reward="R1", episodes=1000)
+    generator = make_generator(0, device)
+
+    def work() -> int:
+        simulate(experiment, chains, generator)
+        return chains * experiment.episodes
+
+    return best_rate(work, repeats=2)
+
+
 def peak_memory_for_a_billion_samples(device: torch.device) -> tuple[float, float]:
     """(peak resident MiB, seconds) of the fused estimator over 1e9 samples, d = 1, float32."""
     start = time.perf_counter()
@@ -175,9 +194,11 @@ def run_benchmarks(
             n = samples_for(d, dtype, budget)
             limit = random_number_limit(d, dtype, n, device)
             add(Measurement(f"random-number limit, d={d}, {dtype_name}", limit, "samples/s", 1.0))
-            for compiled in (False, True) if compile_kernels else (False,):
-                rate = gaussian_estimator_rate(d, dtype, n, device, compiled)
-                kind = "fused, torch.compile" if compiled else "fused"
+            for kernel in ("eager", "compiled") if compile_kernels else ("eager",):
+                rate = gaussian_estimator_rate(d, dtype, n, device, kernel)
+                kind = f"fused {kernel}"
+                if choose_kernel(d, COMPILE_MIN_SAMPLES, device) == kernel:
+                    kind += " (auto's choice for long runs)"
                 at_reference = d == 10 and dtype == torch.float32
                 add(
                     Measurement(
@@ -200,6 +221,13 @@ def run_benchmarks(
             "finite-MDP trajectory sampler, S=10 A=4 H=20",
             trajectory_sampler_rate(1 << 16, device),
             "env steps/s",
+        )
+    )
+    add(
+        Measurement(
+            "stateless chain simulator of 000, 4096 chains",
+            stateless_chain_rate(4096, device),
+            "chain-steps/s",
         )
     )
     if billion:

@@ -2,6 +2,8 @@ import pytest
 import torch
 
 from pgtheory.estimators import (
+    COMPILE_MIN_SAMPLES,
+    choose_kernel,
     clip_by_norm,
     discounted_reward_to_go,
     ema_of_past_rewards,
@@ -61,7 +63,22 @@ def test_clip_by_norm():
 def test_compiled_kernel_equals_the_eager_one():
     """torch.compile's fused chunk kernel gives the eager kernel's moments (slow: it compiles)."""
     args = (torch.zeros(5, dtype=torch.float64), 0.7, torch.ones(5, dtype=torch.float64), 10_000)
-    eager = gaussian_score_function_moments(*args, torch.Generator().manual_seed(1), compiled=False)
-    fused = gaussian_score_function_moments(*args, torch.Generator().manual_seed(1), compiled=True)
+    eager = gaussian_score_function_moments(*args, torch.Generator().manual_seed(1), kernel="eager")
+    fused = gaussian_score_function_moments(
+        *args, torch.Generator().manual_seed(1), kernel="compiled"
+    )
     torch.testing.assert_close(fused.mean, eager.mean, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(fused.m2, eager.m2, rtol=1e-12, atol=1e-12)
+
+
+def test_auto_kernel_is_a_rule_on_size_and_device():
+    """'auto' compiles only where it pays (CPU, d < 8, long runs), so seed and device fix the numbers."""
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert choose_kernel(1, COMPILE_MIN_SAMPLES, cpu) == "compiled"
+    assert choose_kernel(1, COMPILE_MIN_SAMPLES - 1, cpu) == "eager"
+    assert choose_kernel(10, COMPILE_MIN_SAMPLES, cpu) == "eager"
+    assert choose_kernel(1, COMPILE_MIN_SAMPLES, cuda) == "eager"
+    with pytest.raises(ValueError, match="kernel"):
+        gaussian_score_function_moments(
+            torch.zeros(2), 1.0, torch.ones(2), 10, torch.Generator(), kernel="fast"
+        )

@@ -15,9 +15,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch.distributions import Categorical
 
-from pgtheory.algos.common import Tracker, TrainResult, make_vector_env, mlp, seed_everything
+from pgtheory.algos.common import (
+    Tracker,
+    TrainResult,
+    adam,
+    log_prob_of,
+    make_vector_env,
+    mlp,
+    sample_actions,
+    seed_everything,
+)
 
 
 @dataclass
@@ -52,13 +60,13 @@ def train_actor_critic(
     obs_dim, n_actions = envs.single_observation_space.shape[0], int(envs.single_action_space.n)
     actor = mlp(obs_dim, n_actions, cfg.hidden).to(device)
     critic = mlp(obs_dim, 1, cfg.hidden, out_gain=1.0).to(device)
-    actor_opt = torch.optim.Adam(actor.parameters(), lr=cfg.actor_lr)
-    critic_opt = torch.optim.Adam(critic.parameters(), lr=cfg.critic_lr)
+    actor_opt = adam(actor.parameters(), cfg.actor_lr)
+    critic_opt = adam(critic.parameters(), cfg.critic_lr)
     tracker = Tracker("actor-critic", env_id, seed, eval_every, eval_episodes, device)
 
     def act(obs: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            return Categorical(logits=actor(obs)).sample()
+            return sample_actions(actor(obs))[0]
 
     obs_np, _ = envs.reset(seed=seed)
     obs = torch.as_tensor(obs_np, dtype=torch.float32, device=device)
@@ -66,8 +74,8 @@ def train_actor_critic(
     resetting = torch.zeros(cfg.num_envs, dtype=torch.bool, device=device)
     steps = 0
     while steps < max_steps:
-        dist = Categorical(logits=actor(obs))
-        action = dist.sample()
+        logits = actor(obs)
+        action = sample_actions(logits.detach())[0]
         next_np, reward, terminated, truncated, _ = envs.step(action.cpu().numpy())
         next_obs = torch.as_tensor(next_np, dtype=torch.float32, device=device)
         reward_t = torch.as_tensor(reward, dtype=torch.float32, device=device)
@@ -80,7 +88,7 @@ def train_actor_critic(
         delta = target - value
         critic_loss = 0.5 * (delta**2 * valid).sum() / valid.sum().clamp_min(1)
         weight = (discount_I if cfg.discount_factor_I else 1.0) * delta.detach() * valid
-        actor_loss = -(weight * dist.log_prob(action)).sum() / valid.sum().clamp_min(1)
+        actor_loss = -(weight * log_prob_of(logits, action)).sum() / valid.sum().clamp_min(1)
         critic_opt.zero_grad()
         actor_opt.zero_grad()
         (critic_loss + actor_loss).backward()

@@ -14,11 +14,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
-from torch.distributions import Categorical
 
-from pgtheory.algos.common import Tracker, TrainResult, make_vector_env, mlp, seed_everything
+from pgtheory.algos.common import (
+    Tracker,
+    TrainResult,
+    adam,
+    entropy_of,
+    log_prob_of,
+    make_vector_env,
+    mlp,
+    sample_actions,
+    seed_everything,
+)
 
 
 @dataclass
@@ -64,12 +74,9 @@ class ActorCritic(nn.Module):
     def value(self, obs: torch.Tensor) -> torch.Tensor:
         return self.critic(obs).squeeze(-1)
 
-    def distribution(self, obs: torch.Tensor) -> Categorical:
-        return Categorical(logits=self.actor(obs))
-
     @torch.no_grad()
     def act(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.distribution(obs).sample()
+        return sample_actions(self.actor(obs))[0]
 
 
 def gae(
@@ -109,63 +116,61 @@ def train_ppo(
     envs = make_vector_env(env_id, cfg.num_envs, seed)
     obs_dim, n_actions = envs.single_observation_space.shape[0], int(envs.single_action_space.n)
     agent = ActorCritic(obs_dim, n_actions, cfg.hidden).to(device)
-    optimiser = torch.optim.Adam(agent.parameters(), lr=cfg.learning_rate, eps=1e-5)
+    optimiser = adam(agent.parameters(), cfg.learning_rate, eps=1e-5)
     tracker = Tracker("ppo", env_id, seed, eval_every, eval_episodes, device)
 
     T, N = cfg.num_steps, cfg.num_envs
     obs_buf = torch.zeros(T, N, obs_dim, device=device)
     act_buf = torch.zeros(T, N, dtype=torch.long, device=device)
-    logp_buf, rew_buf, done_buf, val_buf, valid_buf = (
-        torch.zeros(T, N, device=device) for _ in range(5)
-    )
+    logp_buf, val_buf = torch.zeros(T, N, device=device), torch.zeros(T, N, device=device)
 
     obs_np, _ = envs.reset(seed=seed)
     obs = torch.as_tensor(obs_np, dtype=torch.float32, device=device)
-    resetting = torch.zeros(N, dtype=torch.bool, device=device)  # this step is an autoreset step
+    resetting = np.zeros(N, dtype=bool)  # this step is an autoreset step, not a transition
     steps, iterations = 0, max(1, max_steps // (T * N))
     for iteration in range(iterations):
         frac = 1.0 - iteration / iterations if cfg.anneal else 1.0
         optimiser.param_groups[0]["lr"] = frac * cfg.learning_rate
         clip = frac * cfg.clip_coef if cfg.anneal else cfg.clip_coef
 
+        # the rollout: network calls in torch, per-step bookkeeping in numpy
+        valid, rewards, dones = np.zeros((T, N), bool), np.zeros((T, N)), np.zeros((T, N))
         for t in range(T):
             with torch.no_grad():
-                dist = agent.distribution(obs)
-                action = dist.sample()
-                obs_buf[t], act_buf[t], logp_buf[t], val_buf[t] = (
-                    obs,
-                    action,
-                    dist.log_prob(action),
-                    agent.value(obs),
-                )
-            valid_buf[t] = (~resetting).float()
+                action, logp_buf[t] = sample_actions(agent.actor(obs))
+                val_buf[t] = agent.value(obs)
+            obs_buf[t], act_buf[t] = obs, action
             next_np, reward, terminated, truncated, _ = envs.step(action.cpu().numpy())
             next_obs = torch.as_tensor(next_np, dtype=torch.float32, device=device)
-            reward_t = torch.as_tensor(reward, dtype=torch.float32, device=device)
-            trunc_t = torch.as_tensor(truncated & ~terminated, device=device)
-            if trunc_t.any():  # bootstrap the value of the real final observation
+            bootstrap = truncated & ~terminated & ~resetting
+            if bootstrap.any():  # a time limit: add gamma V(real final observation)
                 with torch.no_grad():
-                    reward_t = reward_t + cfg.gamma * agent.value(next_obs) * trunc_t.float()
-            done = torch.as_tensor(terminated | truncated, device=device)
-            rew_buf[t], done_buf[t] = reward_t * valid_buf[t], (done | resetting).float()
-            steps += int((~resetting).sum())
+                    reward = reward + cfg.gamma * agent.value(next_obs).cpu().numpy() * bootstrap
+            done = terminated | truncated
+            valid[t], rewards[t], dones[t] = ~resetting, reward * ~resetting, done | resetting
+            steps += int(N - resetting.sum())
             resetting, obs = done, next_obs
 
         with torch.no_grad():
             advantages = gae(
-                rew_buf, val_buf, done_buf, agent.value(obs), cfg.gamma, cfg.gae_lambda
+                torch.as_tensor(rewards, dtype=torch.float32, device=device),
+                val_buf,
+                torch.as_tensor(dones, dtype=torch.float32, device=device),
+                agent.value(obs),
+                cfg.gamma,
+                cfg.gae_lambda,
             )
             returns = advantages + val_buf
 
-        keep = valid_buf.flatten().bool()
+        keep = torch.as_tensor(valid, device=device).flatten()
         b_obs, b_act = obs_buf.flatten(0, 1)[keep], act_buf.flatten()[keep]
         b_logp, b_adv = logp_buf.flatten()[keep], advantages.flatten()[keep]
         b_ret, b_val = returns.flatten()[keep], val_buf.flatten()[keep]
         n = len(b_obs)
         for _ in range(cfg.update_epochs):
             for idx in torch.randperm(n, device=device).split(cfg.minibatch_size):
-                dist = agent.distribution(b_obs[idx])
-                ratio = (dist.log_prob(b_act[idx]) - b_logp[idx]).exp()
+                logits = agent.actor(b_obs[idx])
+                ratio = (log_prob_of(logits, b_act[idx]) - b_logp[idx]).exp()
                 adv = b_adv[idx]
                 if cfg.norm_adv and len(idx) > 1:
                     adv = (adv - adv.mean()) / (adv.std() + 1e-8)
@@ -180,14 +185,12 @@ def train_ppo(
                     ).mean()
                 else:
                     value_loss = ((value - b_ret[idx]) ** 2).mean()
-                loss = (
-                    -clip_objective
-                    + cfg.vf_coef * value_loss
-                    - cfg.ent_coef * dist.entropy().mean()
-                )
+                loss = -clip_objective + cfg.vf_coef * value_loss
+                if cfg.ent_coef:
+                    loss = loss - cfg.ent_coef * entropy_of(logits).mean()
                 optimiser.zero_grad()
                 loss.backward()
-                nn.utils.clip_grad_norm_(agent.parameters(), cfg.max_grad_norm)
+                nn.utils.clip_grad_norm_(agent.parameters(), cfg.max_grad_norm, foreach=True)
                 optimiser.step()
 
         if tracker.maybe_evaluate(steps, agent.act) and stop_when_solved:

@@ -12,11 +12,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
-from torch.distributions import Categorical
 
-from pgtheory.algos.common import Tracker, TrainResult, make_vector_env, mlp, seed_everything
+from pgtheory.algos.common import (
+    Tracker,
+    TrainResult,
+    adam,
+    log_prob_of,
+    make_vector_env,
+    mlp,
+    sample_actions,
+    seed_everything,
+)
 from pgtheory.estimators import discounted_reward_to_go
 
 
@@ -61,19 +70,19 @@ def train_reinforce(
     params = list(policy.parameters()) + (
         list(value.parameters()) if cfg.baseline == "value" else []
     )
-    optimiser = torch.optim.Adam(params, lr=cfg.learning_rate)
+    optimiser = adam(params, cfg.learning_rate)
     tracker = Tracker("reinforce", env_id, seed, eval_every, eval_episodes, device)
 
     def act(obs: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            return Categorical(logits=policy(obs)).sample()
+            return sample_actions(policy(obs))[0]
 
     ema, steps = None, 0
-    obs_np, _ = envs.reset(seed=seed)
+    envs.reset(seed=seed)
     while steps < max_steps:
-        # collect one complete episode per sub-environment
+        # one complete episode per sub-environment; bookkeeping in numpy, one stack at the end
         obs_list, act_list, rew_list, live_list = [], [], [], []
-        running = torch.ones(cfg.num_envs, dtype=torch.bool, device=device)
+        running = np.ones(cfg.num_envs, dtype=bool)
         obs_np, _ = envs.reset()
         while running.any():
             obs = torch.as_tensor(obs_np, dtype=torch.float32, device=device)
@@ -81,11 +90,12 @@ def train_reinforce(
             obs_np, reward, terminated, truncated, _ = envs.step(action.cpu().numpy())
             obs_list.append(obs)
             act_list.append(action)
-            rew_list.append(torch.as_tensor(reward, dtype=torch.float32, device=device) * running)
-            live_list.append(running.clone())
-            running &= ~torch.as_tensor(terminated | truncated, device=device)
+            rew_list.append(reward * running)
+            live_list.append(running.copy())
+            running &= ~(terminated | truncated)
         obs_b, act_b = torch.stack(obs_list, 1), torch.stack(act_list, 1)  # (N, T, ...)
-        rewards, live = torch.stack(rew_list, 1), torch.stack(live_list, 1).float()
+        rewards = torch.as_tensor(np.stack(rew_list, 1), dtype=torch.float32, device=device)
+        live = torch.as_tensor(np.stack(live_list, 1), dtype=torch.float32, device=device)
         steps += int(live.sum())
 
         returns = discounted_reward_to_go(rewards, cfg.gamma)
@@ -111,13 +121,13 @@ def train_reinforce(
             std = (((advantages - mean) ** 2 * live).sum() / live.sum()).sqrt()
             advantages = (advantages - mean) / (std + 1e-8)
 
-        log_prob = Categorical(logits=policy(obs_b)).log_prob(act_b)
+        log_prob = log_prob_of(policy(obs_b), act_b)
         loss = -(log_prob * advantages * live).sum() / live.sum()
         if cfg.baseline == "value":
             loss = loss + 0.5 * (((values - returns) ** 2) * live).sum() / live.sum()
         optimiser.zero_grad()
         loss.backward()
-        nn.utils.clip_grad_norm_(params, 0.5)
+        nn.utils.clip_grad_norm_(params, 0.5, foreach=True)
         optimiser.step()
 
         if tracker.maybe_evaluate(steps, act) and stop_when_solved:

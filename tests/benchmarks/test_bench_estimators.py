@@ -4,12 +4,18 @@ asserted here: compare the reported rates within one run, or use ``pgtheory benc
 import pytest
 import torch
 
-from pgtheory.bench import naive_rate
+from pgtheory.bench import (
+    naive_rate,
+    softmax_estimator_rate,
+    stateless_chain_rate,
+    trajectory_sampler_rate,
+)
 from pgtheory.estimators import FUSED_CHUNK_ELEMENTS, gaussian_score_function_moments
 from pgtheory.montecarlo import make_generator
 
 pytestmark = pytest.mark.benchmark
 N = 1 << 20
+CPU = torch.device("cpu")
 
 
 @pytest.mark.parametrize("d", [1, 10, 100])
@@ -38,3 +44,15 @@ def test_random_number_limit(benchmark, d, dtype):
 
 def test_naive_loop(benchmark):
     assert benchmark.pedantic(naive_rate, args=(10, 200), rounds=1, iterations=1) > 0
+
+
+def test_softmax_estimator(benchmark):
+    assert benchmark.pedantic(softmax_estimator_rate, args=(N, CPU), rounds=1, iterations=1) > 0
+
+
+def test_trajectory_sampler(benchmark):
+    assert benchmark.pedantic(trajectory_sampler_rate, args=(N // 16, CPU), rounds=1) > 0
+
+
+def test_stateless_chain_simulator(benchmark):
+    assert benchmark.pedantic(stateless_chain_rate, args=(1024, CPU), rounds=1) > 0
