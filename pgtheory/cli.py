@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import gymnasium as gym
@@ -174,6 +175,20 @@ def _verify(args: argparse.Namespace) -> int:
     return 0
 
 
+@contextmanager
+def _single_thread_for_small_networks(device: torch.device) -> Iterator[None]:
+    """Training networks of a few thousand weights on CPU: a second intra-op thread saves
+    nothing and, when the core is shared (environments, other processes), its spinning makes
+    each operation many times slower. The thread count is restored afterwards."""
+    before = torch.get_num_threads()
+    if device.type == "cpu":
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _bench(args: argparse.Namespace) -> int:
     try:
         device = resolve_device(args.device)
@@ -191,7 +206,6 @@ def _bench(args: argparse.Namespace) -> int:
         )
         print(f"{m.name:64s} {m.value:14,.6g} {m.unit:12s}{ratios}", flush=True)
 
-    print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads")
     if args.target == "rl":
         try:
             import stable_baselines3  # noqa: F401
@@ -199,10 +213,13 @@ def _bench(args: argparse.Namespace) -> int:
             from pgtheory.bench_rl import run_rl_benchmark
         except ImportError as exc:
             raise UsageError('bench rl needs Stable-Baselines3: pip install -e ".[bench]"') from exc
-        measurements = run_rl_benchmark(args.seeds, device=device)
+        with _single_thread_for_small_networks(device):
+            print(f"device {device}, torch {torch.__version__}, one thread per network")
+            measurements = run_rl_benchmark(args.seeds, device=device)
         if args.json:
             write_atomically(args.json, json.dumps([m.to_dict() for m in measurements], indent=2))
         return 0
+    print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads")
     measurements = run_benchmarks(
         device, billion=not args.no_billion, compile_kernels=not args.no_compile, report=show
     )
@@ -235,7 +252,8 @@ def _train(args: argparse.Namespace) -> int:
         range(args.seed, args.seed + args.seeds), unit="seed", disable=None, leave=False
     ):
         try:
-            result = trainer(args.env, seed, args.max_steps, device)
+            with _single_thread_for_small_networks(device):
+                result = trainer(args.env, seed, args.max_steps, device)
         except ValueError as exc:
             raise UsageError(str(exc)) from exc
         results.append(result)

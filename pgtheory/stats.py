@@ -403,6 +403,22 @@ def proportion_test(
     )
 
 
+def proportion_test_power(
+    trials: int, threshold: float, alternative: float, *, false_alarm: float = 1e-4
+) -> float:
+    """Probability that :func:`proportion_test` supports "p > ``threshold``" after ``trials``
+    trials when the true probability is ``alternative``: the design side of that test."""
+    needed = next(
+        (
+            k
+            for k in range(trials + 1)
+            if binomial_interval(k, trials, 1 - false_alarm)[0] > threshold
+        ),
+        trials + 1,
+    )
+    return float(sps.binom.sf(needed - 1, trials, alternative))
+
+
 def equivalence_test(
     a: Sequence[float] | np.ndarray,
     b: Sequence[float] | np.ndarray,

@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from scipy import stats as sps
@@ -18,6 +19,8 @@ from pgtheory.stats import (
     mean_equality_test,
     min_discrepancy_detectable_by_mean_test,
     min_samples_for_mean_test,
+    proportion_test,
+    proportion_test_power,
     slope_test,
 )
 
@@ -153,3 +156,19 @@ def test_true_statements_are_supported_not_just_unrefuted():
 
 def test_critical_value_is_the_normal_quantile():
     assert math.isclose(critical_z(0.05), 1.959963984540054)
+
+
+def test_proportion_test_power_matches_simulation():
+    """The design function's power equals the rate at which proportion_test supports."""
+    rng = np.random.default_rng(0)
+    power = proportion_test_power(60, 0.5, 0.75, false_alarm=0.01)
+    draws = rng.binomial(60, 0.75, size=4000)
+    supported = np.mean(
+        [
+            proportion_test(int(k), 60, 0.5, false_alarm=0.01).outcome == Outcome.SUPPORTS
+            for k in draws
+        ]
+    )
+    assert abs(supported - power) < 0.03
+    assert proportion_test_power(60, 0.5, 0.5, false_alarm=0.01) <= 0.005
+    assert proportion_test_power(60, 0.5, 0.9, false_alarm=0.01) > power

@@ -7,7 +7,6 @@ normalisation per minibatch, global gradient-norm clipping, Adam with eps 1e-5, 
 learning-rate (and clip-range) annealing, several epochs of minibatches, optional value-loss
 clipping. Time-limit truncation bootstraps V(final observation) into the last reward;
 termination does not. The reset step that next-step autoreset inserts is masked out.
-Defaults: the rl-zoo hyperparameters for CartPole-v1.
 """
 
 from __future__ import annotations
@@ -33,19 +32,23 @@ from pgtheory.algos.common import (
 
 @dataclass
 class PPOConfig:
-    num_envs: int = 8
+    """Defaults: tuned for wall clock to solve CartPole-v1 (10 of 10 seeds; twice the rl-zoo
+    rollout, half its epochs, twice its learning rate: fewer, larger gradient steps, which is
+    what a small network's time on CPU is made of). :meth:`rl_zoo` gives the rl-zoo settings."""
+
+    num_envs: int = 16
     """parallel environments"""
     num_steps: int = 32
     """steps per environment per rollout"""
-    learning_rate: float = 1e-3
+    learning_rate: float = 2e-3
     """Adam learning rate at the start (annealed linearly to 0)"""
     gamma: float = 0.98
     """discount"""
     gae_lambda: float = 0.8
     """GAE lambda: 0 gives the one-step TD error, 1 the Monte Carlo advantage"""
-    minibatch_size: int = 256
-    """transitions per minibatch (the whole rollout of 8 x 32 here)"""
-    update_epochs: int = 20
+    minibatch_size: int = 512
+    """transitions per minibatch (the whole rollout of 16 x 32 here)"""
+    update_epochs: int = 10
     """passes over each rollout"""
     clip_coef: float = 0.2
     """epsilon of the clipped surrogate (annealed with the learning rate)"""
@@ -63,6 +66,11 @@ class PPOConfig:
     """anneal the learning rate and clip range linearly to 0"""
     hidden: int = 64
     """width of the two hidden layers"""
+
+    @classmethod
+    def rl_zoo(cls) -> PPOConfig:
+        """The rl-zoo hyperparameters for CartPole-v1 (those SB3 is benchmarked with)."""
+        return cls(num_envs=8, learning_rate=1e-3, minibatch_size=256, update_epochs=20)
 
 
 class ActorCritic(nn.Module):

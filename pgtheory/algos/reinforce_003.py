@@ -10,8 +10,12 @@ normalisation, one episode per update, a Python loop per step) are what the suit
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 import gymnasium as gym
 import numpy as np
@@ -121,6 +125,23 @@ def run_program_003(
             break
     env.close()
     return Run003(episode_returns, None)
+
+
+def _single_threaded() -> None:
+    torch.set_num_threads(1)
+
+
+def run_program_003_seeds(
+    seeds: Sequence[int], learning_rate: float = LEARNING_RATE, workers: int | None = None
+) -> list[Run003]:
+    """:func:`run_program_003` for many seeds at once, one process per CPU core (the program
+    is a Python loop per step, so runs, not samples, are what can go in parallel). Each run
+    depends only on its seed. Fresh ("spawn") processes: forking after torch has started
+    its thread pool can deadlock."""
+    workers = workers or min(len(seeds), os.cpu_count() or 1)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_single_threaded) as pool:
+        return list(pool.map(partial(run_program_003, learning_rate=learning_rate), seeds))
 
 
 def train_reinforce_003(
