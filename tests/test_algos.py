@@ -6,8 +6,11 @@ import pytest
 import torch
 
 from pgtheory.algos import ALGORITHMS
+from pgtheory.algos.common import make_vector_env
 from pgtheory.algos.evaluation import aggregate, interquartile_mean, iqm_with_interval
+from pgtheory.algos.natural import conjugate_gradient, natural_gradient_step
 from pgtheory.algos.ppo import gae
+from pgtheory.algos.reinforce import ReinforceConfig
 from pgtheory.cli import main
 
 CPU = torch.device("cpu")
@@ -118,7 +121,64 @@ def test_train_cli_rejects_bad_input(argv, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("algo", ["ppo", "reinforce", "actor-critic"])
+@pytest.mark.parametrize("algo", ["ppo", "reinforce", "actor-critic", "npg", "grpo"])
 def test_cartpole_is_solved_by_most_seeds(algo):
     results = [ALGORITHMS[algo]("CartPole-v1", s, 300_000, CPU) for s in range(5)]
     assert aggregate(results, 300_000)["solved_fraction"] >= 0.8
+
+
+def test_conjugate_gradient_solves_a_positive_definite_system():
+    gen = torch.Generator().manual_seed(0)
+    m = torch.randn(6, 6, generator=gen, dtype=torch.float64)
+    a, b = (
+        m @ m.T + 0.5 * torch.eye(6, dtype=torch.float64),
+        torch.randn(6, generator=gen, dtype=torch.float64),
+    )
+    torch.testing.assert_close(
+        conjugate_gradient(lambda v: a @ v, b, iterations=20), torch.linalg.solve(a, b)
+    )
+
+
+def test_natural_step_is_fisher_inverse_gradient_with_the_kl_budget():
+    """On a tabular softmax policy, F (formed explicitly from score outer products) times the
+    step is parallel to the gradient, and 1/2 step^T F step equals the KL budget (002, 8.2)."""
+    torch.manual_seed(0)
+    n_states, n_actions = 3, 3
+    policy = torch.nn.Linear(n_states, n_actions, bias=False).double()
+    with torch.no_grad():  # a peaked policy, so that F is far from a multiple of the identity
+        policy.weight.mul_(5.0)
+    obs = torch.eye(n_states, dtype=torch.float64)
+    weights = torch.ones(n_states, dtype=torch.float64)
+    actions = torch.tensor([0, 2, 1])
+    advantages = torch.tensor([1.0, -0.5, 2.0], dtype=torch.float64)
+    before = policy.weight.detach().clone()
+    objective = (policy(obs).log_softmax(-1)[range(3), actions] * advantages).mean()
+    gradient = torch.autograd.grad(objective, policy.weight, retain_graph=True)[0].flatten()
+
+    probs = policy(obs).softmax(-1).detach()
+    fisher = torch.zeros(9, 9, dtype=torch.float64)
+    for s in range(n_states):
+        for a in range(n_actions):
+            score = torch.autograd.grad(policy(obs[s]).log_softmax(-1)[a], policy.weight)[
+                0
+            ].flatten()
+            fisher += probs[s, a] * torch.outer(score, score) / n_states
+
+    natural_gradient_step(policy, obs, weights, objective, max_kl=1e-3, damping=0.0)
+    step = (policy.weight.detach() - before).flatten()
+    f_step = fisher @ step
+    assert torch.nn.functional.cosine_similarity(f_step, gradient, dim=0) > 1 - 1e-8
+    assert 0.5 * step @ fisher @ step == pytest.approx(1e-3, rel=1e-6)
+    # and the step is not the plain gradient's direction (the check could tell them apart)
+    assert torch.nn.functional.cosine_similarity(step, gradient, dim=0) < 0.95
+
+
+def test_group_members_start_from_one_state():
+    """GRPO's groups: copies reset with one seed per sub-environment share initial states."""
+    envs = make_vector_env("CartPole-v1", 4, 0, per_env_seeds=True)
+    obs, _ = envs.reset(seed=[5, 5, 7, 7])
+    assert (obs[0] == obs[1]).all() and (obs[2] == obs[3]).all() and (obs[0] != obs[2]).any()
+    with pytest.raises(ValueError, match="multiple"):
+        ALGORITHMS["reinforce"](
+            "CartPole-v1", 0, 1, CPU, ReinforceConfig(baseline="group", num_envs=6)
+        )

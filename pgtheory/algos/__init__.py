@@ -7,7 +7,7 @@ eval_every=..., eval_episodes=..., stop_when_solved=...) -> TrainResult``.
 from pgtheory.algos.actor_critic import train_actor_critic
 from pgtheory.algos.common import TrainResult
 from pgtheory.algos.ppo import train_ppo
-from pgtheory.algos.reinforce import train_reinforce
+from pgtheory.algos.reinforce import train_grpo, train_npg, train_reinforce
 from pgtheory.algos.reinforce_003 import train_reinforce_003
 
 ALGORITHMS = {
@@ -15,6 +15,8 @@ ALGORITHMS = {
     "reinforce": train_reinforce,
     "actor-critic": train_actor_critic,
     "ppo": train_ppo,
+    "npg": train_npg,
+    "grpo": train_grpo,
 }
 
 __all__ = ["ALGORITHMS", "TrainResult"]

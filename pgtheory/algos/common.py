@@ -19,11 +19,16 @@ import torch
 from torch import nn
 
 
-def make_vector_env(env_id: str, num_envs: int, seed: int) -> gym.vector.VectorEnv:
+def make_vector_env(
+    env_id: str, num_envs: int, seed: int, per_env_seeds: bool = False
+) -> gym.vector.VectorEnv:
     """The environment's own vectorised implementation where it has one (CartPole), else a
-    synchronous vector of copies; next-step autoreset either way."""
+    synchronous vector of copies; next-step autoreset either way. ``per_env_seeds`` asks for
+    copies, whose ``reset(seed=[...])`` takes one seed per sub-environment (CartPole's own
+    vector environment takes one seed for all)."""
+    mode = "sync" if per_env_seeds else "vector_entry_point"
     try:
-        env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point")
+        env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode)
     except gym.error.Error:
         env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync")
     env.reset(seed=seed)

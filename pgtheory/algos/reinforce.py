@@ -26,6 +26,7 @@ from pgtheory.algos.common import (
     sample_actions,
     seed_everything,
 )
+from pgtheory.algos.natural import natural_gradient_step
 from pgtheory.estimators import discounted_reward_to_go
 
 
@@ -43,13 +44,21 @@ class ReinforceConfig:
     discount_weight: bool = False
     """multiply the step-t term by gamma^t (the exact gradient of the discounted objective)"""
     baseline: str = "ema"
-    """none | ema (of earlier batches' mean returns) | value (a learned V(s_t))"""
+    """none | ema (of earlier batches' mean returns) | value (a learned V(s_t)) | group (GRPO's
+    group-relative advantage: every step of an episode gets (G - mean G) / std G over the
+    group of episodes that started from the same state; G is the episode's return)"""
+    group_size: int = 4
+    """episodes per group for the group baseline (num_envs must be a multiple)"""
     ema_weight: float = 0.9
     """weight of the EMA baseline"""
     normalise_advantages: bool = True
     """normalise the batch's advantages to zero mean and unit variance"""
     hidden: int = 64
     """width of the hidden layers"""
+    update: str = "adam"
+    """adam | natural (002's natural gradient step; the value network, if any, keeps Adam)"""
+    max_kl: float = 0.01
+    """the natural step's KL budget: 1/2 step^T F step = max_kl"""
 
 
 def train_reinforce(
@@ -63,18 +72,27 @@ def train_reinforce(
     stop_when_solved: bool = True,
 ) -> TrainResult:
     cfg = config or ReinforceConfig()
-    if cfg.baseline not in ("none", "ema", "value"):
+    if cfg.baseline not in ("none", "ema", "value", "group"):
         raise ValueError(f"unknown baseline {cfg.baseline!r}")
+    grouped = cfg.baseline == "group"
+    if grouped and cfg.num_envs % cfg.group_size:
+        raise ValueError("num_envs must be a multiple of group_size")
+    if cfg.update not in ("adam", "natural"):
+        raise ValueError(f"unknown update {cfg.update!r}")
     seed_everything(seed)
-    envs = make_vector_env(env_id, cfg.num_envs, seed)
+    # groups need one initial state per group: one seed per sub-environment
+    envs = make_vector_env(env_id, cfg.num_envs, seed, per_env_seeds=grouped)
+    group_seeds = np.random.default_rng(seed)
     obs_dim, n_actions = envs.single_observation_space.shape[0], int(envs.single_action_space.n)
     policy = mlp(obs_dim, n_actions, cfg.hidden).to(device)
     value = mlp(obs_dim, 1, cfg.hidden, out_gain=1.0).to(device)
-    params = list(policy.parameters()) + (
+    natural = cfg.update == "natural"
+    params = ([] if natural else list(policy.parameters())) + (
         list(value.parameters()) if cfg.baseline == "value" else []
     )
-    optimiser = adam(params, cfg.learning_rate)
-    tracker = Tracker("reinforce", env_id, seed, eval_every, eval_episodes, device)
+    optimiser = adam(params, cfg.learning_rate) if params else None
+    name = "npg" if natural else "grpo" if grouped else "reinforce"
+    tracker = Tracker(name, env_id, seed, eval_every, eval_episodes, device)
 
     def act(obs: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
@@ -86,7 +104,11 @@ def train_reinforce(
         # one complete episode per sub-environment; bookkeeping in numpy, one stack at the end
         obs_list, act_list, rew_list, live_list = [], [], [], []
         running = np.ones(cfg.num_envs, dtype=bool)
-        obs_np, _ = envs.reset()
+        if grouped:
+            starts = group_seeds.integers(2**31, size=cfg.num_envs // cfg.group_size)
+            obs_np, _ = envs.reset(seed=np.repeat(starts, cfg.group_size).tolist())
+        else:
+            obs_np, _ = envs.reset()
         while running.any():
             obs = torch.as_tensor(obs_np, dtype=torch.float32, device=device)
             action = act(obs)
@@ -105,6 +127,12 @@ def train_reinforce(
         if cfg.baseline == "value":
             values = value(obs_b).squeeze(-1)
             advantages = returns - values.detach()
+        elif grouped:
+            episode_return = rewards.sum(1).view(-1, cfg.group_size)
+            relative = (episode_return - episode_return.mean(1, keepdim=True)) / (
+                episode_return.std(1, keepdim=True) + 1e-8
+            )
+            advantages = relative.view(-1, 1).expand_as(returns)
         elif cfg.baseline == "ema":
             # the EMA of earlier batches only: updating it with this batch first would bias
             # the estimate (see claim 000-baseline-unbiased)
@@ -125,15 +153,66 @@ def train_reinforce(
             advantages = (advantages - mean) / (std + 1e-8)
 
         log_prob = log_prob_of(policy(obs_b), act_b)
-        loss = -(log_prob * advantages * live).sum() / live.sum()
+        objective = (log_prob * advantages * live).sum() / live.sum()
+        loss = torch.zeros((), device=device) if natural else -objective
         if cfg.baseline == "value":
             loss = loss + 0.5 * (((values - returns) ** 2) * live).sum() / live.sum()
-        optimiser.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(params, 0.5, foreach=True)
-        optimiser.step()
+        if natural:
+            natural_gradient_step(policy, obs_b, live, objective, cfg.max_kl)
+        if optimiser is not None:
+            optimiser.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(params, 0.5, foreach=True)
+            optimiser.step()
 
         if tracker.maybe_evaluate(steps, act) and stop_when_solved:
             break
     envs.close()
     return tracker.result(steps, act)
+
+
+def train_npg(
+    env_id: str,
+    seed: int,
+    max_steps: int,
+    device: torch.device,
+    config: ReinforceConfig | None = None,
+    eval_every: int = 10_000,
+    eval_episodes: int = 20,
+    stop_when_solved: bool = True,
+) -> TrainResult:
+    """REINFORCE's machinery with 002's natural gradient step in place of Adam."""
+    return train_reinforce(
+        env_id,
+        seed,
+        max_steps,
+        device,
+        config or ReinforceConfig(update="natural"),
+        eval_every,
+        eval_episodes,
+        stop_when_solved,
+    )
+
+
+def train_grpo(
+    env_id: str,
+    seed: int,
+    max_steps: int,
+    device: torch.device,
+    config: ReinforceConfig | None = None,
+    eval_every: int = 10_000,
+    eval_episodes: int = 20,
+    stop_when_solved: bool = True,
+) -> TrainResult:
+    """REINFORCE's machinery with GRPO's group-relative advantages (004 names GRPO), without
+    GRPO's clipped ratio and KL penalty: the advantage alone is the variant."""
+    return train_reinforce(
+        env_id,
+        seed,
+        max_steps,
+        device,
+        config or ReinforceConfig(baseline="group", num_envs=16),
+        eval_every,
+        eval_episodes,
+        stop_when_solved,
+    )
