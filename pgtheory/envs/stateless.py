@@ -93,12 +93,11 @@ def simulate(
     train = torch.randn(chains, exp.batch, generator=generator, dtype=torch.float64, device=device)
     samples = 1 if exp.reward == "R3" else exp.batch
     mus, sigmas = [mu[:, 0].clone()], [psi[:, 0].exp()]
+    # few, in-place operations per episode: at tens of chains their count is the run time
     for k in range(exp.episodes):
         sigma = psi.exp()
-        eps = torch.randn(
-            chains, samples, 1, generator=generator, dtype=torch.float64, device=device
-        )
-        w = mu[:, None, :] + sigma[:, None, :] * eps
+        eps = torch.randn(chains, samples, generator=generator, dtype=torch.float64, device=device)
+        w = torch.addcmul(mu, sigma, eps).unsqueeze(-1)  # (chains, samples, d = 1)
         if exp.reward == "R1":
             reward = true_reward(w, exp.w_star)
         elif exp.reward == "R2":
@@ -108,21 +107,23 @@ def simulate(
         else:
             reward = sparse_reward(w, exp.w_star)
         advantage = reward - baseline if exp.baseline else reward  # (chains, samples)
-        g_mu = (eps[..., 0] / sigma * advantage).mean(1, keepdim=True)
-        g_psi = ((eps[..., 0] ** 2 - 1) * advantage).mean(1, keepdim=True)
-        if not exp.update_sigma:
-            g_psi = torch.zeros_like(g_psi)
-        if exp.clip is not None:
-            norm = (g_mu**2 + g_psi**2).sqrt()
-            scale = torch.where(norm > exp.clip, exp.clip / norm, torch.ones_like(norm))
-            g_mu, g_psi = g_mu * scale, g_psi * scale
+        g_mu = (eps * advantage).mean(1, keepdim=True).div_(sigma)
+        if exp.update_sigma:
+            g_psi = eps.square_().sub_(1).mul_(advantage).mean(1, keepdim=True)
+        else:
+            g_psi = torch.zeros_like(g_mu)
+        if exp.clip is not None:  # scale = min(1, clip / ||g||)
+            scale = torch.hypot(g_mu, g_psi).reciprocal_().mul_(exp.clip).clamp_(max=1.0)
+            g_mu.mul_(scale)
+            g_psi.mul_(scale)
         alpha = exp.learning_rate
         if exp.schedule == "diminishing":
             alpha = alpha * exp.decay_episodes / (exp.decay_episodes + k)
-        mu, psi = mu + alpha * g_mu, psi + alpha * g_psi
+        mu.add_(g_mu, alpha=alpha)
+        psi.add_(g_psi, alpha=alpha)
         if exp.baseline:
-            baseline = exp.ema_weight * baseline + (1 - exp.ema_weight) * reward.mean(
-                1, keepdim=True
+            baseline.mul_(exp.ema_weight).add_(
+                reward.mean(1, keepdim=True), alpha=1 - exp.ema_weight
             )
         if (k + 1) % record_every == 0:
             mus.append(mu[:, 0].clone())
