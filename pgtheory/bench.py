@@ -237,17 +237,21 @@ def run_benchmarks(
     return out
 
 
-def verify_timings(device: torch.device) -> list[Measurement]:
-    """Wall clock of ``pgtheory verify`` over every claim: total, then per check, slowest first."""
+def verify_timings(device: torch.device, slow: bool = False) -> list[Measurement]:
+    """Wall clock of ``pgtheory verify`` (``--slow`` with ``slow``): total, then per check,
+    slowest first."""
     from pgtheory.claim import discover
     from pgtheory.verify import verify
 
-    record = verify(discover(), device=device)
+    record = verify([c for c in discover() if slow or not c.slow], device=device)
     checks = sorted(
         ((r.claim.id, e.check, e.seconds) for r in record.results for e in r.evidence),
         key=lambda t: -t[2],
     )
-    total = Measurement(f"pgtheory verify, all {len(record.results)} claims", record.seconds, "s")
+    tier = "with the slow tier" if slow else "default tier"
+    total = Measurement(
+        f"pgtheory verify, {len(record.results)} claims ({tier})", record.seconds, "s"
+    )
     return [total] + [
         Measurement(f"verify {cid} / {name}", seconds, "s") for cid, name, seconds in checks
     ]

@@ -74,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
     b.add_argument("--json", type=Path, help="write the measurements to this JSON file")
     b.add_argument("--no-verify", action="store_true", help="skip timing pgtheory verify")
+    b.add_argument("--slow", action="store_true", help="time pgtheory verify --slow")
     b.add_argument("--no-billion", action="store_true", help="skip the 1e9-sample memory run")
     b.add_argument("--no-compile", action="store_true", help="skip the torch.compile kernels")
 
@@ -224,7 +225,7 @@ def _bench(args: argparse.Namespace) -> int:
         device, billion=not args.no_billion, compile_kernels=not args.no_compile, report=show
     )
     if not args.no_verify:
-        for m in verify_timings(device):
+        for m in verify_timings(device, slow=args.slow):
             show(m)
             measurements.append(m)
     if args.json:
