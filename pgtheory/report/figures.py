@@ -178,7 +178,9 @@ def learning_curves(runs: list[dict[str, Any]]) -> str | None:
     if not runs:
         return None
     fig, axes = plt.subplots(1, 2, figsize=(9, 3))
+    several_envs = len({run["env"] for run in runs}) > 1
     for colour, run in zip(ARM_COLOURS * 3, runs, strict=False):
+        label = f"{run['algo']}" + (f" on {run['env']}" if several_envs else "")
         curves = [np.asarray(s["curve"], float) for s in run["seeds"] if s["curve"]]
         for ax, column in zip(axes, (0, 1), strict=True):
             start, end = max(c[0, column] for c in curves), max(c[-1, column] for c in curves)
@@ -193,7 +195,7 @@ def learning_curves(runs: list[dict[str, Any]]) -> str | None:
             ]
             q25, q75 = np.nanpercentile(values, 25, axis=0), np.nanpercentile(values, 75, axis=0)
             ax.fill_between(grid, q25, q75, color=colour, alpha=0.15, lw=0)
-            ax.plot(grid, iqm, color=colour, lw=1.6, label=f"{run['algo']} ({len(curves)} seeds)")
+            ax.plot(grid, iqm, color=colour, lw=1.6, label=f"{label} ({len(curves)} seeds)")
     axes[0].set_xlabel("environment steps", fontsize=8)
     axes[1].set_xlabel("seconds (evaluation included)", fontsize=8)
     for ax in axes:
