@@ -6,6 +6,9 @@ reward-to-go G_t = sum_{k>=t} gamma^(k-t) r_k, optionally times gamma^t (the fac
 discounted objective J = E[sum_t gamma^t r_t] calls for; most implementations drop it and
 optimise a different, undiscounted-state objective), minus a baseline: none, an exponential
 moving average of returns, or a learned value V(s_t). Advantages can be normalised per batch.
+
+Two variants over the same machinery: ``grpo`` (GRPO's group-relative advantage, 004) and
+``npg`` (002's natural gradient step in place of Adam, see :mod:`pgtheory.algos.natural`).
 """
 
 from __future__ import annotations
