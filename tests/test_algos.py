@@ -2,12 +2,13 @@
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
 from pgtheory.algos import ALGORITHMS
 from pgtheory.algos.common import make_vector_env
-from pgtheory.algos.evaluation import aggregate, interquartile_mean, iqm_with_interval
+from pgtheory.algos.evaluation import aggregate, interquartile_mean, iqm_band, iqm_with_interval
 from pgtheory.algos.natural import conjugate_gradient, natural_gradient_step
 from pgtheory.algos.ppo import gae
 from pgtheory.algos.reinforce import ReinforceConfig
@@ -182,3 +183,15 @@ def test_group_members_start_from_one_state():
         ALGORITHMS["reinforce"](
             "CartPole-v1", 0, 1, CPU, ReinforceConfig(baseline="group", num_envs=6)
         )
+
+
+def test_iqm_band_is_the_per_point_bootstrap_interval():
+    values = np.array([[1.0, 10.0], [2.0, 20.0], [3.0, 30.0], [4.0, 40.0], [100.0, 50.0]])
+    iqm, low, high = iqm_band(values)
+    for column in range(2):
+        single = iqm_with_interval(values[:, column])
+        assert iqm[column] == pytest.approx(single["iqm"])
+        assert low[column] <= iqm[column] <= high[column]
+        assert values[:, column].min() <= low[column] < high[column] <= values[:, column].max()
+    one_seed = iqm_band(values[:1])
+    assert (one_seed[1] == one_seed[2]).all()

@@ -38,6 +38,26 @@ def iqm_with_interval(
     return {"iqm": interquartile_mean(x), "ci": [float(ci.low), float(ci.high)], "n": len(x)}
 
 
+def iqm_band(
+    values: np.ndarray, seed: int = 0, confidence: float = 0.95
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per column of ``values`` (seeds x points): the IQM over seeds and its percentile-bootstrap
+    interval, all columns resampled together (one bootstrap, vectorised)."""
+    iqm = stats.trim_mean(values, 0.25, axis=0)
+    if values.shape[0] < 2:
+        return iqm, iqm, iqm
+    boot = stats.bootstrap(
+        (values,),
+        lambda x, axis: stats.trim_mean(x, 0.25, axis=axis),
+        confidence_level=confidence,
+        n_resamples=2000,
+        method="percentile",
+        random_state=np.random.default_rng(seed),
+        axis=0,
+    )
+    return iqm, boot.confidence_interval.low, boot.confidence_interval.high
+
+
 def aggregate(results: Sequence[TrainResult], max_steps: int) -> dict[str, Any]:
     """Across seeds: fraction solved (Clopper-Pearson 95%), and IQMs of the final evaluation
     return, the env steps and the seconds to solve (an unsolved seed counts at its budget:

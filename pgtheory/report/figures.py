@@ -8,7 +8,8 @@ from typing import Any
 
 import matplotlib
 import numpy as np
-from scipy import stats as sps
+
+from pgtheory.algos.evaluation import iqm_band
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -173,7 +174,8 @@ def trajectory_plot(checks: list[dict[str, Any]]) -> str | None:
 
 def learning_curves(runs: list[dict[str, Any]]) -> str | None:
     """Evaluation return against env steps and against seconds, one line per run (algorithm x
-    environment): the interquartile mean over seeds on a common grid, with the quartile band.
+    environment): the interquartile mean over seeds on a common grid, with its 95% bootstrap
+    band.
     Each seed's curve is held constant between its evaluations."""
     if not runs:
         return None
@@ -189,12 +191,8 @@ def learning_curves(runs: list[dict[str, Any]]) -> str | None:
             # after a seed stops (solved), hold its last evaluation
             for row, c in zip(values, curves, strict=True):
                 row[grid > c[-1, column]] = c[-1, 2]
-            iqm = [
-                sps.trim_mean(col[~np.isnan(col)], 0.25) if (~np.isnan(col)).any() else np.nan
-                for col in values.T
-            ]
-            q25, q75 = np.nanpercentile(values, 25, axis=0), np.nanpercentile(values, 75, axis=0)
-            ax.fill_between(grid, q25, q75, color=colour, alpha=0.15, lw=0)
+            iqm, low, high = iqm_band(values)
+            ax.fill_between(grid, low, high, color=colour, alpha=0.15, lw=0)
             ax.plot(grid, iqm, color=colour, lw=1.6, label=f"{label} ({len(curves)} seeds)")
     axes[0].set_xlabel("environment steps", fontsize=8)
     axes[1].set_xlabel("seconds (evaluation included)", fontsize=8)
