@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -57,6 +58,11 @@ def _parser() -> argparse.ArgumentParser:
         "--quick", action="store_true", help="quick tier: resolutions doubled, 1/4 of the samples"
     )
     v.add_argument("--slow", action="store_true", help="also run the slow claims (full trainings)")
+    v.add_argument(
+        "--jobs",
+        type=int,
+        help="run claims in this many processes (default: one per CPU core on CPU; 1 on CUDA)",
+    )
     v.add_argument(
         "--rl",
         type=Path,
@@ -131,6 +137,10 @@ def _verify(args: argparse.Namespace) -> int:
 
     init_from_environment(device)  # under torchrun: shard Monte Carlo over the ranks
     rank, world = rank_and_world()
+    if args.jobs is not None and (args.jobs < 1 or (args.jobs > 1 and world > 1)):
+        raise UsageError("--jobs must be a positive integer, and 1 under torchrun")
+    one_process = device.type != "cpu" or world > 1
+    jobs = args.jobs or (1 if one_process else os.cpu_count() or 1)
     bar = tqdm(total=len(claims), unit="claim", disable=True if rank else None, leave=False)
 
     def report_progress(result: ClaimResult) -> None:
@@ -141,14 +151,22 @@ def _verify(args: argparse.Namespace) -> int:
         rl_runs = [json.loads(path.read_text()) for path in args.rl]
     except (OSError, json.JSONDecodeError) as exc:
         raise UsageError(f"cannot read --rl file: {exc}") from exc
-    record = verify(
-        claims, seed=args.seed, device=device, quick=args.quick, on_result=report_progress
-    )
+    with _one_torch_thread(device):
+        record = verify(
+            claims,
+            seed=args.seed,
+            device=device,
+            quick=args.quick,
+            on_result=report_progress,
+            jobs=min(jobs, len(claims)),
+            claim_paths=args.paths or None,
+        )
     record.rl_runs = rl_runs
     bar.close()
     if rank != 0:  # every rank decided the same; rank 0 reports
         return 1 if record.unexpected or record.errors else 0
     record.environment["world_size"] = world
+    record.environment["jobs"] = min(jobs, len(claims))
     try:
         write_results_json(record, args.out / "results.json")
         write_report(record, args.out / "index.html")
@@ -177,10 +195,12 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def _single_thread_for_small_networks(device: torch.device) -> Iterator[None]:
-    """Training networks of a few thousand weights on CPU: a second intra-op thread saves
-    nothing and, when the core is shared (environments, other processes), its spinning makes
-    each operation many times slower. The thread count is restored afterwards."""
+def _one_torch_thread(device: torch.device) -> Iterator[None]:
+    """One intra-op thread on CPU, restored afterwards. For training: networks this small gain
+    nothing from a second thread, and when the core is shared its spinning makes every
+    operation many times slower. For verify: the worker processes of --jobs run one thread
+    each, and a reduction's rounding depends on the thread count, so one thread everywhere
+    keeps a check's numbers independent of --jobs."""
     before = torch.get_num_threads()
     if device.type == "cpu":
         torch.set_num_threads(1)
@@ -214,7 +234,7 @@ def _bench(args: argparse.Namespace) -> int:
             from pgtheory.bench_rl import run_rl_benchmark
         except ImportError as exc:
             raise UsageError('bench rl needs Stable-Baselines3: pip install -e ".[bench]"') from exc
-        with _single_thread_for_small_networks(device):
+        with _one_torch_thread(device):
             print(f"device {device}, torch {torch.__version__}, one thread per network")
             measurements = run_rl_benchmark(args.seeds, device=device)
         if args.json:
@@ -253,7 +273,7 @@ def _train(args: argparse.Namespace) -> int:
         range(args.seed, args.seed + args.seeds), unit="seed", disable=None, leave=False
     ):
         try:
-            with _single_thread_for_small_networks(device):
+            with _one_torch_thread(device):
                 result = trainer(args.env, seed, args.max_steps, device)
         except ValueError as exc:
             raise UsageError(str(exc)) from exc

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import platform
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,7 +20,7 @@ import sympy
 import torch
 
 import pgtheory
-from pgtheory.claim import Claim, ClaimResult, run_claim
+from pgtheory.claim import Claim, ClaimResult, Evidence, derive_verdict, discover, run_claim
 
 
 @dataclass
@@ -85,22 +87,58 @@ def environment_facts(device: torch.device) -> dict[str, Any]:
     return facts
 
 
+def _run_claim_by_id(
+    claim_paths: list[str] | None, claim_id: str, seed: int, device: str, quick: bool
+) -> tuple[list[Evidence], float]:
+    """In a worker process: find the claim by id (claim modules are loaded by path, so a claim
+    travels as its id) and run it; the evidence comes back, the claim object stays behind."""
+    claim = next(c for c in discover(claim_paths) if c.id == claim_id)
+    result = run_claim(claim, seed, torch.device(device), quick)
+    return result.evidence, result.seconds
+
+
 def verify(
     claims: Sequence[Claim],
     seed: int = 0,
     device: torch.device | str = "cpu",
     quick: bool = False,
     on_result: Callable[[ClaimResult], None] | None = None,
+    jobs: int = 1,
+    claim_paths: Sequence[Path | str] | None = None,
 ) -> RunRecord:
-    """Run every claim; ``on_result`` is called after each (for a progress display)."""
+    """Run every claim; ``on_result`` is called after each (for a progress display).
+
+    ``jobs`` > 1 runs claims in that many fresh processes, one torch thread each (the claims
+    in ``claims`` must come from :func:`discover` over ``claim_paths``). Each check's stream
+    is seeded by its own names, so which process runs it does not change its numbers."""
     device = torch.device(device)
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     start = time.perf_counter()
-    results = []
-    for claim in claims:
-        results.append(run_claim(claim, seed, device, quick))
-        if on_result is not None:
-            on_result(results[-1])
+    results: list[ClaimResult] = []
+    if jobs <= 1:
+        for claim in claims:
+            results.append(run_claim(claim, seed, device, quick))
+            if on_result is not None:
+                on_result(results[-1])
+    else:
+        paths = [str(p) for p in claim_paths] if claim_paths else None
+        by_id: dict[str, ClaimResult] = {}
+        context = multiprocessing.get_context("spawn")  # forking a torch process can deadlock
+        with ProcessPoolExecutor(
+            jobs, mp_context=context, initializer=torch.set_num_threads, initargs=(1,)
+        ) as pool:
+            running = {
+                pool.submit(_run_claim_by_id, paths, c.id, seed, str(device), quick): c
+                for c in claims
+            }
+            for future in as_completed(running):
+                claim = running[future]
+                evidence, seconds = future.result()
+                verdict, reason = derive_verdict(evidence)
+                by_id[claim.id] = ClaimResult(claim, verdict, reason, evidence, seconds)
+                if on_result is not None:
+                    on_result(by_id[claim.id])
+        results = [by_id[c.id] for c in claims]
     return RunRecord(
         seed=seed,
         device=device,

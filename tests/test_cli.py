@@ -42,26 +42,19 @@ def test_verify_writes_both_reports(tmp_path, capsys):
     assert "001-traj-factorisation" in capsys.readouterr().out
 
 
-def test_same_seed_same_results(tmp_path):
-    for out in ("a", "b"):
-        main(
-            [
-                "verify",
-                str(CLAIMS_DIR),
-                "-k",
-                "state-baseline",
-                "--out",
-                str(tmp_path / out),
-                "--seed",
-                "3",
-            ]
-        )
+def test_same_seed_same_results_in_one_process_or_several(tmp_path):
+    """Seed 3 twice: once in this process, once with claims spread over 2 processes."""
+    for out, jobs in (("a", "1"), ("b", "2")):
+        argv = ["verify", str(CLAIMS_DIR), "-k", "state-baseline,002-is-identity"]
+        main([*argv, "--out", str(tmp_path / out), "--seed", "3", "--jobs", jobs])
     a, b = (json.loads((tmp_path / o / "results.json").read_text())["claims"] for o in "ab")
 
     def strip(claims):
-        return [{k: v for k, v in c.items() if k != "seconds"} for c in claims[0]["checks"]]
+        return [
+            [{k: v for k, v in c.items() if k != "seconds"} for c in cl["checks"]] for cl in claims
+        ]
 
-    assert strip(a) == strip(b)
+    assert len(a) >= 2 and strip(a) == strip(b)
 
 
 @pytest.mark.parametrize(
@@ -70,6 +63,7 @@ def test_same_seed_same_results(tmp_path):
         ["verify", "-k", "no-such-claim"],
         ["verify", "/no/such/path"],
         ["verify", "--device", "nonsense"],
+        ["verify", "-k", "002-is-identity", "--jobs", "0"],
         ["list", "-k", "no-such-claim"],
     ],
 )
