@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import platform
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,7 +19,8 @@ import sympy
 import torch
 
 import pgtheory
-from pgtheory.claim import Claim, ClaimResult, Evidence, derive_verdict, discover, run_claim
+from pgtheory.claim import Claim, ClaimResult, Evidence, Verdict, discover, run_claim
+from pgtheory.processes import process_pool
 
 
 @dataclass
@@ -89,12 +89,13 @@ def environment_facts(device: torch.device) -> dict[str, Any]:
 
 def _run_claim_by_id(
     claim_paths: list[str] | None, claim_id: str, seed: int, device: str, quick: bool
-) -> tuple[list[Evidence], float]:
-    """In a worker process: find the claim by id (claim modules are loaded by path, so a claim
-    travels as its id) and run it; the evidence comes back, the claim object stays behind."""
+) -> tuple[Verdict, str, list[Evidence], float]:
+    """In a worker process: find the claim by id and run it. A claim travels as its id and its
+    result comes back without it: claim modules are loaded by path, and checks are closures,
+    which do not pickle."""
     claim = next(c for c in discover(claim_paths) if c.id == claim_id)
     result = run_claim(claim, seed, torch.device(device), quick)
-    return result.evidence, result.seconds
+    return result.verdict, result.reason, result.evidence, result.seconds
 
 
 def verify(
@@ -123,19 +124,14 @@ def verify(
     else:
         paths = [str(p) for p in claim_paths] if claim_paths else None
         by_id: dict[str, ClaimResult] = {}
-        context = multiprocessing.get_context("spawn")  # forking a torch process can deadlock
-        with ProcessPoolExecutor(
-            jobs, mp_context=context, initializer=torch.set_num_threads, initargs=(1,)
-        ) as pool:
+        with process_pool(jobs) as pool:
             running = {
                 pool.submit(_run_claim_by_id, paths, c.id, seed, str(device), quick): c
                 for c in claims
             }
             for future in as_completed(running):
                 claim = running[future]
-                evidence, seconds = future.result()
-                verdict, reason = derive_verdict(evidence)
-                by_id[claim.id] = ClaimResult(claim, verdict, reason, evidence, seconds)
+                by_id[claim.id] = ClaimResult(claim, *future.result())
                 if on_result is not None:
                     on_result(by_id[claim.id])
         results = [by_id[c.id] for c in claims]

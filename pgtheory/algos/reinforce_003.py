@@ -10,10 +10,8 @@ normalisation, one episode per update, a Python loop per step) are what the suit
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 
@@ -24,6 +22,7 @@ import torch.nn.functional as F
 from torch import distributions, nn
 
 from pgtheory.algos.common import Tracker, TrainResult, seed_everything
+from pgtheory.processes import process_pool
 
 MAX_EPOCHS, DISCOUNT_FACTOR, N_TRIALS, REWARD_THRESHOLD = 500, 0.99, 25, 475
 HIDDEN_DIM, DROPOUT, LEARNING_RATE = 128, 0.5, 0.01
@@ -127,10 +126,6 @@ def run_program_003(
     return Run003(episode_returns, None)
 
 
-def _single_threaded() -> None:
-    torch.set_num_threads(1)
-
-
 def run_program_003_seeds(
     seeds: Sequence[int], learning_rate: float = LEARNING_RATE, workers: int | None = None
 ) -> list[Run003]:
@@ -138,9 +133,7 @@ def run_program_003_seeds(
     is a Python loop per step, so runs, not samples, are what can go in parallel). Each run
     depends only on its seed. Fresh ("spawn") processes: forking after torch has started
     its thread pool can deadlock."""
-    workers = workers or min(len(seeds), os.cpu_count() or 1)
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_single_threaded) as pool:
+    with process_pool(workers or min(len(seeds), os.cpu_count() or 1)) as pool:
         return list(pool.map(partial(run_program_003, learning_rate=learning_rate), seeds))
 
 
