@@ -4,7 +4,6 @@ import torch
 
 from pgtheory.claim import (
     Claim,
-    Context,
     Kind,
     Source,
     Verdict,
@@ -12,6 +11,7 @@ from pgtheory.claim import (
     check,
     negative_control,
 )
+from pgtheory.context import Context
 from pgtheory.envs.finite import (
     discounted_return,
     enumerate_trajectories,

@@ -6,7 +6,6 @@ import torch
 
 from pgtheory.claim import (
     Claim,
-    Context,
     Kind,
     Source,
     Verdict,
@@ -14,6 +13,7 @@ from pgtheory.claim import (
     check,
     negative_control,
 )
+from pgtheory.context import Context
 from pgtheory.stats import Finding, exact_comparison
 
 LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)

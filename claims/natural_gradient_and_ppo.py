@@ -6,7 +6,8 @@ import numpy as np
 import sympy as sp
 import torch
 
-from pgtheory.claim import Claim, Context, Kind, Source, Verdict, check, negative_control
+from pgtheory.claim import Claim, Kind, Source, Verdict, check, negative_control
+from pgtheory.context import Context
 from pgtheory.stats import Finding, Outcome, all_hold, exact_comparison, slope_test
 from pgtheory.symbolic import identity_check
 

@@ -4,7 +4,8 @@ gradients under partial observability."""
 import numpy as np
 import torch
 
-from pgtheory.claim import Claim, Context, Kind, Source, Verdict, check, negative_control
+from pgtheory.claim import Claim, Kind, Source, Verdict, check, negative_control
+from pgtheory.context import Context
 from pgtheory.envs.finite import (
     FiniteMDP,
     discounted_return,

@@ -9,7 +9,6 @@ from scipy.optimize import minimize_scalar
 
 from pgtheory.claim import (
     Claim,
-    Context,
     Kind,
     Source,
     Verdict,
@@ -17,6 +16,7 @@ from pgtheory.claim import (
     check,
     negative_control,
 )
+from pgtheory.context import Context
 from pgtheory.envs.finite import (
     discounted_return,
     random_mdp,

@@ -5,7 +5,6 @@ import torch
 
 from pgtheory.claim import (
     Claim,
-    Context,
     Kind,
     Source,
     Verdict,
@@ -13,6 +12,7 @@ from pgtheory.claim import (
     check,
     negative_control,
 )
+from pgtheory.context import Context
 from pgtheory.envs.finite import (
     FiniteMDP,
     discounted_return,

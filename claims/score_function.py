@@ -3,7 +3,8 @@
 import sympy as sp
 import torch
 
-from pgtheory.claim import Claim, Context, Kind, Source, Verdict, check, negative_control
+from pgtheory.claim import Claim, Kind, Source, Verdict, check, negative_control
+from pgtheory.context import Context
 from pgtheory.policies import GaussianPolicy, SoftmaxPolicy
 from pgtheory.stats import Finding, all_hold, exact_comparison
 from pgtheory.symbolic import gaussian_expectation, gaussian_log_density, identity_check

@@ -19,7 +19,6 @@ import torch
 import pgtheory.envs.stateless as stateless
 from pgtheory.claim import (
     Claim,
-    Context,
     Kind,
     Source,
     Verdict,
@@ -27,6 +26,7 @@ from pgtheory.claim import (
     check,
     negative_control,
 )
+from pgtheory.context import Context
 from pgtheory.envs.stateless import Experiment, simulate
 from pgtheory.moments import Moments
 from pgtheory.stats import (
@@ -52,7 +52,7 @@ RECORD = 10  # record mu and sigma every 10 episodes
 
 def run(ctx: Context, exp: Experiment, chains: int = CHAINS) -> dict[str, torch.Tensor]:
     """One arm over ``chains`` seeds (half in the quick tier), on this check's generator."""
-    chains = chains // 2 if ctx.quick else chains
+    chains = ctx.chains(chains)
     out = simulate(exp, chains, ctx.generator, RECORD)
     return {k: v.cpu() for k, v in out.items()}
 
@@ -140,7 +140,9 @@ def ordered(
         results = {name: run(ctx, exp, chains) for name, exp in arms.items()}
         values = {name: metric(out) for name, out in results.items()}
         findings = [
-            rank_comparison(values[a], values[b], resolution=resolution, seed=i)
+            rank_comparison(
+                values[a], values[b], resolution=resolution, seed=ctx.substream("bootstrap", i)
+            )
             for i, (a, b) in enumerate(itertools.pairwise(increasing))
         ]
         finding = all_hold(findings)
@@ -314,7 +316,7 @@ def comparable(arms: dict[str, Experiment], metric, resolution: float):
     def run_check(ctx: Context) -> Finding:
         results = {name: run(ctx, exp) for name, exp in arms.items()}
         a, b = (metric(out) for out in results.values())
-        finding = equivalence_test(a, b, resolution=resolution)
+        finding = equivalence_test(a, b, resolution=resolution, seed=ctx.substream("bootstrap"))
         finding.data["trajectories"] = trajectories(results)
         return finding
 

@@ -8,7 +8,6 @@ import torch
 
 from pgtheory.claim import (
     Claim,
-    Context,
     Kind,
     Source,
     Verdict,
@@ -16,6 +15,7 @@ from pgtheory.claim import (
     check,
     negative_control,
 )
+from pgtheory.context import Context
 from pgtheory.envs.stateless import quadratic_loss, randomised_reward, true_reward
 from pgtheory.estimators import clip_by_norm
 from pgtheory.policies import GaussianPolicy

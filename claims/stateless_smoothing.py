@@ -8,7 +8,8 @@ import sympy as sp
 import torch
 from scipy import special
 
-from pgtheory.claim import Claim, Context, Kind, Source, Verdict, check, negative_control
+from pgtheory.claim import Claim, Kind, Source, Verdict, check, negative_control
+from pgtheory.context import Context
 from pgtheory.envs.stateless import sparse_reward
 from pgtheory.policies import GaussianPolicy
 from pgtheory.stats import Finding, Outcome, all_hold

@@ -10,7 +10,6 @@ from torch import nn
 
 from pgtheory.claim import (
     Claim,
-    Context,
     Kind,
     Source,
     Verdict,
@@ -18,6 +17,7 @@ from pgtheory.claim import (
     check,
     negative_control,
 )
+from pgtheory.context import Context
 from pgtheory.stats import Finding, Outcome, exact_comparison
 
 SEED_003 = "003_406e58457e86a039.txt"

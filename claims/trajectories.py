@@ -4,7 +4,8 @@ from functools import partial
 
 import torch
 
-from pgtheory.claim import Claim, Context, Kind, Source, Verdict, check, negative_control
+from pgtheory.claim import Claim, Kind, Source, Verdict, check, negative_control
+from pgtheory.context import Context
 from pgtheory.envs.finite import (
     FiniteMDP,
     Trajectories,

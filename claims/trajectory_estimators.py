@@ -7,7 +7,6 @@ import torch
 
 from pgtheory.claim import (
     Claim,
-    Context,
     Kind,
     Source,
     Verdict,
@@ -15,6 +14,7 @@ from pgtheory.claim import (
     check,
     negative_control,
 )
+from pgtheory.context import Context
 from pgtheory.envs.finite import (
     FiniteMDP,
     Trajectories,

@@ -240,8 +240,7 @@ def run_benchmarks(
 def verify_timings(device: torch.device, slow: bool = False) -> list[Measurement]:
     """Wall clock of ``pgtheory verify`` (``--slow`` with ``slow``): total, then per check,
     slowest first."""
-    from pgtheory.claim import discover
-    from pgtheory.verify import verify
+    from pgtheory.verify import discover, verify
 
     record = verify([c for c in discover() if slow or not c.slow], device=device)
     checks = sorted(

@@ -1,4 +1,4 @@
-"""The data model: Claim, Check, Evidence, Verdict; discovery and running of claims.
+"""The data model: Claim, Check, Evidence, Verdict, the record of a run.
 
 A claim module declares *what* is asserted (statement, sources, conditions, the verdict its
 authors expect) and *how* to test it (checks and negative controls). The verdict itself is
@@ -7,29 +7,16 @@ never written down: :func:`derive_verdict` derives it from the evidence of a run
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
-import time
-import traceback
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+from pgtheory.stats import Finding, Outcome
 
-from pgtheory.distributed import rank_and_world
-from pgtheory.montecarlo import (
-    Sampler,
-    derive_seed,
-    make_generator,
-    monte_carlo_mean_test,
-    monte_carlo_ratio_test,
-    monte_carlo_scaling_test,
-)
-from pgtheory.stats import DEFAULT_FALSE_ALARM, Finding, Outcome
+if TYPE_CHECKING:
+    from pgtheory.context import Context
 
 CLAIM_ID = re.compile(r"^\d{3}-[A-Za-z0-9][A-Za-z0-9.-]*$")
 
@@ -64,85 +51,7 @@ class Source:
     quote: str
 
 
-@dataclass
-class Context:
-    """What a check may use: its own generator (seeded from run seed and check id) and device."""
-
-    seed: int
-    device: torch.device
-    generator: torch.Generator
-    quick: bool = False
-
-    def mean_test(
-        self,
-        sampler: Sampler,
-        reference: torch.Tensor | float | Sequence[float],
-        *,
-        resolution: float | Sequence[float],
-        false_alarm: float = DEFAULT_FALSE_ALARM,
-    ) -> Finding:
-        """:func:`monte_carlo_mean_test` on this check's generator.
-
-        The quick tier doubles the resolution (a quarter of the samples); the evidence
-        records the resolution actually used.
-        """
-        scale = 2.0 if self.quick else 1.0
-        res = torch.as_tensor(resolution, dtype=torch.float64) * scale
-        return monte_carlo_mean_test(
-            sampler,
-            reference,
-            generator=self.generator,
-            resolution=res.tolist(),
-            false_alarm=false_alarm,
-        )
-
-    def ratio_test(
-        self,
-        numerator: Sampler,
-        denominator: Sampler,
-        *,
-        predicted: float = 1.0,
-        alternative: str = "equal",
-        resolution: float,
-        false_alarm: float = DEFAULT_FALSE_ALARM,
-    ) -> Finding:
-        """:func:`monte_carlo_ratio_test` on this check's generator (quick tier: 2x resolution)."""
-        return monte_carlo_ratio_test(
-            numerator,
-            denominator,
-            generator=self.generator,
-            predicted=predicted,
-            alternative=alternative,
-            resolution=resolution * (2.0 if self.quick else 1.0),
-            false_alarm=false_alarm,
-        )
-
-    def scaling_test(
-        self,
-        make_sampler: Callable[[float, torch.device], Sampler],
-        xs: Sequence[float],
-        predicted: float,
-        *,
-        samples_per_point: int,
-        resolution: float = 0.1,
-    ) -> Finding:
-        """:func:`monte_carlo_scaling_test` on this check's generator and device. The quick
-        tier does not thin it: a slope's interval widens fast with fewer samples."""
-        return monte_carlo_scaling_test(
-            lambda x: make_sampler(x, self.device),
-            xs,
-            predicted,
-            generator=self.generator,
-            samples_per_point=samples_per_point,
-            resolution=resolution,
-        )
-
-    def cpu_generator(self) -> torch.Generator:
-        """A CPU generator on this check's seed, for exact computations on random instances."""
-        return make_generator(self.seed, "cpu")
-
-
-CheckFunction = Callable[[Context], Finding]
+CheckFunction = Callable[["Context"], Finding]
 
 
 @dataclass(frozen=True)
@@ -153,6 +62,9 @@ class Check:
     variant through the same machinery: it must be refuted, or the check has no power).
     ``beyond_conditions`` marks a check of the statement outside the conditions the document
     states or implies; it refuting while the others support makes the claim ``conditional``.
+    ``key`` names the check's random stream (default: its name), so that rewording the
+    displayed name need not change its numbers. ``timeout`` is its time budget in seconds
+    (``None``: the run's default).
     """
 
     name: str
@@ -160,18 +72,34 @@ class Check:
     run: CheckFunction
     role: Role = Role.CHECK
     beyond_conditions: bool = False
+    key: str | None = None
+    timeout: float | None = None
+
+    @property
+    def stream_key(self) -> str:
+        """The name this check's generator is seeded from."""
+        return self.name if self.key is None else self.key
 
 
-def check(name: str, kind: Kind, run: CheckFunction) -> Check:
-    return Check(name, kind, run)
+def check(
+    name: str, kind: Kind, run: CheckFunction, *, key: str | None = None,
+    timeout: float | None = None,
+) -> Check:
+    return Check(name, kind, run, key=key, timeout=timeout)
 
 
-def negative_control(name: str, kind: Kind, run: CheckFunction) -> Check:
-    return Check(name, kind, run, role=Role.NEGATIVE_CONTROL)
+def negative_control(
+    name: str, kind: Kind, run: CheckFunction, *, key: str | None = None,
+    timeout: float | None = None,
+) -> Check:
+    return Check(name, kind, run, role=Role.NEGATIVE_CONTROL, key=key, timeout=timeout)
 
 
-def beyond_conditions(name: str, kind: Kind, run: CheckFunction) -> Check:
-    return Check(name, kind, run, beyond_conditions=True)
+def beyond_conditions(
+    name: str, kind: Kind, run: CheckFunction, *, key: str | None = None,
+    timeout: float | None = None,
+) -> Check:
+    return Check(name, kind, run, beyond_conditions=True, key=key, timeout=timeout)
 
 
 @dataclass(frozen=True)
@@ -212,7 +140,10 @@ class Claim:
 
 @dataclass
 class Evidence:
-    """What one check computed, on which seed and device, in how long, and what it says."""
+    """What one check computed, on which seed and device, in how long, and what it says.
+
+    ``finding`` stays nested (the report reads its typed fields); ``to_dict`` flattens it
+    into the published check record of results.json."""
 
     check: str
     kind: Kind
@@ -257,6 +188,38 @@ class ClaimResult:
     def as_expected(self) -> bool:
         return self.verdict == self.claim.expected
 
+    @property
+    def errors(self) -> list[Evidence]:
+        return [e for e in self.evidence if e.error]
+
+
+@dataclass
+class RunRecord:
+    """The results of one ``pgtheory verify`` run and the facts needed to reproduce it.
+
+    ``interrupted`` marks a run stopped by a signal: ``results`` then holds the claims
+    finished before it, and the report says the run is partial."""
+
+    seed: int
+    device: str
+    quick: bool
+    started: str
+    seconds: float
+    results: list[ClaimResult]
+    environment: dict[str, Any] = field(default_factory=dict)
+    rl_runs: list[dict[str, Any]] = field(default_factory=list)
+    """Training runs (``pgtheory train --json`` documents) shown in the report's RL section."""
+    interrupted: bool = False
+
+    @property
+    def unexpected(self) -> list[ClaimResult]:
+        """Claims whose derived verdict differs from the one their module expects."""
+        return [r for r in self.results if not r.as_expected]
+
+    @property
+    def errors(self) -> list[ClaimResult]:
+        return [r for r in self.results if r.errors]
+
 
 def derive_verdict(evidence: Sequence[Evidence]) -> tuple[Verdict, str]:
     """The claim's verdict and the reason for it, from its evidence alone.
@@ -292,116 +255,27 @@ def derive_verdict(evidence: Sequence[Evidence]) -> tuple[Verdict, str]:
     return Verdict.CONFIRMED, "every check supports; every negative control refuted"
 
 
-def run_check(
-    claim: Claim, item: Check, run_seed: int, device: torch.device, quick: bool
-) -> Evidence:
-    """Run one check on its own generator; an exception becomes ``error`` evidence."""
-    rank, world = rank_and_world()
-    # one independent stream per rank; a single process keeps the plain (run, check) seed
-    names = (claim.id, item.name) if world == 1 else (claim.id, item.name, f"rank {rank}")
-    seed = derive_seed(run_seed, *names)
-    ctx = Context(seed=seed, device=device, generator=make_generator(seed, device), quick=quick)
-    start = time.perf_counter()
-    finding: Finding | None = None
-    error: str | None = None
-    try:
-        finding = item.run(ctx)
-        outcome = finding.outcome
-    except Exception as exc:  # a failing check must not stop the run
-        outcome = Outcome.ERROR
-        error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return Evidence(
-        check=item.name,
-        kind=item.kind,
-        role=item.role,
-        beyond_conditions=item.beyond_conditions,
-        outcome=outcome,
-        seed=seed,
-        device=str(device),
-        seconds=time.perf_counter() - start,
-        finding=finding,
-        error=error,
-    )
+def __getattr__(name: str) -> Any:
+    # Claim modules written against earlier versions import Context from here.
+    if name == "Context":
+        from pgtheory.context import Context
 
-
-def run_claim(
-    claim: Claim, run_seed: int = 0, device: torch.device | str = "cpu", quick: bool = False
-) -> ClaimResult:
-    """Run every check of ``claim`` and derive its verdict."""
-    device = torch.device(device)
-    start = time.perf_counter()
-    evidence = [run_check(claim, item, run_seed, device, quick) for item in claim.checks]
-    verdict, reason = derive_verdict(evidence)
-    return ClaimResult(claim, verdict, reason, evidence, time.perf_counter() - start)
-
-
-# --- discovery -------------------------------------------------------------------------
-
-
-def default_claim_paths() -> list[Path]:
-    """``./claims`` when run from a checkout, else the claims/ beside the installed package."""
-    here = Path.cwd() / "claims"
-    return [here if here.is_dir() else Path(__file__).resolve().parent.parent / "claims"]
-
-
-def _load_module(path: Path) -> Any:
-    name = f"pgtheory_claims_{abs(hash(str(path.resolve())))}_{path.stem}"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot import claim module {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def discover(paths: Iterable[Path | str] | None = None) -> list[Claim]:
-    """Every :class:`Claim` defined at module level in the given files or folders, by id."""
-    files: list[Path] = []
-    for p in map(Path, paths or default_claim_paths()):
-        if p.is_dir():
-            files += sorted(f for f in p.glob("*.py") if not f.name.startswith("_"))
-        elif p.is_file():
-            files.append(p)
-        else:
-            raise FileNotFoundError(f"no claim file or folder at {p}")
-    found: dict[str, Claim] = {}
-    for f in files:
-        for value in vars(_load_module(f)).values():
-            if isinstance(value, Claim):
-                if value.id in found and found[value.id] is not value:
-                    raise ValueError(f"claim id {value.id} is defined twice")
-                found[value.id] = value
-    return [found[k] for k in sorted(found)]
-
-
-def select(claims: Sequence[Claim], pattern: str | None) -> list[Claim]:
-    """Claims whose id contains ``pattern`` (any of several, comma-separated)."""
-    if not pattern:
-        return list(claims)
-    parts = [p.strip() for p in pattern.split(",") if p.strip()]
-    return [c for c in claims if any(p in c.id for p in parts)]
+        return Context
+    raise AttributeError(name)
 
 
 __all__ = [
     "Check",
     "Claim",
     "ClaimResult",
-    "Context",
     "Evidence",
     "Kind",
     "Role",
+    "RunRecord",
     "Source",
     "Verdict",
     "beyond_conditions",
     "check",
     "derive_verdict",
-    "discover",
     "negative_control",
-    "run_claim",
-    "select",
 ]

@@ -1,52 +1,96 @@
-"""Command line: ``pgtheory verify`` and ``pgtheory list``."""
+"""Command line: ``pgtheory verify | list | train | bench``.
+
+Inputs and outputs are validated before any work (one line, exit 2). SIGINT and SIGTERM
+stop every worker, write what finished (marked ``interrupted``) and exit 130 or 143.
+Heavy modules (torch, sympy, matplotlib) are imported by the commands that need them, so
+``pgtheory --help`` answers at once.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import signal
 import sys
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import gymnasium as gym
-import torch
-from tqdm import tqdm
+if TYPE_CHECKING:
+    import torch
 
-from pgtheory.algos import ALGORITHMS
-from pgtheory.algos.common import reward_threshold
-from pgtheory.algos.evaluation import aggregate
-from pgtheory.bench import Measurement, run_benchmarks, verify_timings
-from pgtheory.claim import Claim, ClaimResult, discover, select
-from pgtheory.distributed import init_from_environment, rank_and_world
-from pgtheory.montecarlo import resolve_device
-from pgtheory.report import write_report, write_results_json
-from pgtheory.report.results import strict_json, write_atomically
-from pgtheory.verify import verify
+    from pgtheory.claim import Claim, ClaimResult
+
+#: Devices the Monte Carlo code runs on.
+DEVICE_TYPES = ("cpu", "cuda")
+
+CLAIMS_ARE_CODE = (
+    "Claim modules are Python code: verify and list execute them. With no path given they run "
+    "the claims shipped with pgtheory; any other folder only when named here."
+)
 
 
 class UsageError(Exception):
     """A problem with what the user asked for: reported in one line, exit status 2."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived; ``signum`` says which (exit status 128 + signum)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextmanager
+def _interruptible() -> Iterator[list[int]]:
+    """Turn SIGINT and SIGTERM into :class:`Interrupted` (once: a second signal is ignored
+    while the first one's clean-up runs). Yields a list that holds the signal number, if any."""
+    caught: list[int] = []
+
+    def handler(signum: int, frame: Any) -> None:
+        for s in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(s, signal.SIG_IGN)
+        caught.append(signum)
+        raise Interrupted(signum)
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield caught
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
 def _parser() -> argparse.ArgumentParser:
+    from pgtheory import __version__
+
     parser = argparse.ArgumentParser(
         prog="pgtheory",
         description="Policy-gradient claims, verified by evidence computed at run time.",
+        epilog=CLAIMS_ARE_CODE,
     )
+    parser.add_argument("--version", action="version", version=f"pgtheory {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def claim_selection(p: argparse.ArgumentParser) -> None:
         p.add_argument(
-            "paths", nargs="*", type=Path, help="claim files or folders (default: claims/)"
+            "paths",
+            nargs="*",
+            type=Path,
+            help="claim files or folders to execute (default: the claims shipped with pgtheory)",
         )
         p.add_argument(
             "-k", dest="pattern", help="only claims whose id contains this (comma-separated)"
         )
 
     v = sub.add_parser(
-        "verify", help="run the claims and write reports/index.html and results.json"
+        "verify",
+        help="run the claims and write reports/index.html and results.json",
+        epilog=CLAIMS_ARE_CODE,
     )
     claim_selection(v)
     v.add_argument("--seed", type=int, default=0, help="run seed (default 0)")
@@ -61,7 +105,15 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument(
         "--jobs",
         type=int,
-        help="run claims in this many processes (default: one per CPU core on CPU; 1 on CUDA)",
+        help="run checks in this many worker processes (default: one per CPU core on CPU, "
+        "capped at the number of claims; 1 on CUDA). 1 runs them in this process.",
+    )
+    v.add_argument(
+        "--check-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="time budget of every check, overriding the checks' own (default: a check's "
+        "declared budget, else 600 s; 0 = none). A check that overruns is inconclusive.",
     )
     v.add_argument(
         "--rl",
@@ -71,7 +123,25 @@ def _parser() -> argparse.ArgumentParser:
         help="pgtheory train --json files for the RL section",
     )
 
-    ls = sub.add_parser("list", help="list the claims, their sources and expected verdicts")
+    c = sub.add_parser(
+        "calibrate",
+        help="run claims over many run seeds: how often each verdict comes out, and every "
+        "negative control that fails to refute",
+        epilog=CLAIMS_ARE_CODE,
+    )
+    claim_selection(c)
+    c.add_argument("--seeds", type=int, default=20, help="number of run seeds (default 20)")
+    c.add_argument("--first-seed", type=int, default=0, help="seeds start here (default 0)")
+    c.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
+    c.add_argument("--quick", action="store_true", help="the quick tier")
+    c.add_argument("--slow", action="store_true", help="include the slow claims")
+    c.add_argument("--jobs", type=int, help="worker processes (default: one per CPU core)")
+    c.add_argument("--check-timeout", type=float, metavar="SECONDS", help="as for verify")
+    c.add_argument("--json", type=Path, help="write the table to this JSON file")
+
+    ls = sub.add_parser(
+        "list", help="list the claims, their sources and expected verdicts", epilog=CLAIMS_ARE_CODE
+    )
     claim_selection(ls)
 
     b = sub.add_parser("bench", help="benchmark the estimators (default) or the RL algorithms (rl)")
@@ -85,9 +155,16 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--no-compile", action="store_true", help="skip the torch.compile kernels")
 
     t = sub.add_parser("train", help="train a policy-gradient algorithm on a gymnasium environment")
-    t.add_argument("algo", choices=sorted(ALGORITHMS), help="the algorithm")
     t.add_argument(
-        "--env", default="CartPole-v1", help="gymnasium environment id (default CartPole-v1)"
+        "algo",
+        choices=["reinforce-003", "reinforce", "actor-critic", "ppo", "npg", "grpo"],
+        help="the algorithm",
+    )
+    t.add_argument(
+        "--env",
+        default="CartPole-v1",
+        help="gymnasium environment id with discrete actions and a flat Box observation "
+        "(default CartPole-v1)",
     )
     t.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
     t.add_argument(
@@ -101,16 +178,55 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# --- validation before work ------------------------------------------------------------
+
+
+def _device(name: str) -> torch.device:
+    import torch
+
+    from pgtheory.montecarlo import resolve_device
+
+    try:
+        device = resolve_device(name)
+    except (RuntimeError, ValueError) as exc:
+        raise UsageError(f"bad --device {name!r}: {exc}") from exc
+    if device.type not in DEVICE_TYPES:
+        raise UsageError(f"--device {name!r} is not supported (use auto, cpu, cuda or cuda:N)")
+    return torch.device(device)
+
+
+def _writable_folder(path: Path, flag: str) -> None:
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{flag} {path} is a file, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise UsageError(f"cannot write to {flag} {path}: {exc.strerror or exc}") from exc
+
+
+def _writable_file(path: Path, flag: str) -> None:
+    if path.is_dir():
+        raise UsageError(f"{flag} {path} is a folder, not a file")
+    _writable_folder(path.parent if str(path.parent) else Path("."), f"the folder of {flag}")
+
+
 def _claims(paths: Sequence[Path], pattern: str | None) -> list[Claim]:
+    from pgtheory.verify import ClaimLoadError, discover, select
+
     try:
         claims = discover(paths or None)
-    except (FileNotFoundError, ImportError, ValueError, SyntaxError) as exc:
+    except (FileNotFoundError, ClaimLoadError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
     chosen = select(claims, pattern)
     if not chosen:
         known = ", ".join(c.id for c in claims) or "none"
         raise UsageError(f"no claim matches {pattern!r} (known: {known})")
     return chosen
+
+
+# --- commands ----------------------------------------------------------------------------
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -124,70 +240,182 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    _writable_folder(args.out, "--out")
+    from pgtheory.runs import read_training_run
+
+    try:
+        rl_runs = [read_training_run(path).to_dict() for path in args.rl]
+    except ValueError as exc:
+        raise UsageError(f"bad --rl file {exc}") from exc
+    if args.check_timeout is not None and args.check_timeout < 0:
+        raise UsageError("--check-timeout must be >= 0 (0 = no limit)")
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError("--jobs must be a positive integer")
+    device = _device(args.device)
     selected = _claims(args.paths, args.pattern)
     claims = [c for c in selected if args.slow or not c.slow]
     if skipped := len(selected) - len(claims):
         print(f"{skipped} slow claim(s) not run: add --slow to include them")
     if not claims:
         raise UsageError("every selected claim is slow: add --slow")
-    try:
-        device = resolve_device(args.device)
-    except (RuntimeError, ValueError) as exc:
-        raise UsageError(f"bad --device {args.device!r}: {exc}") from exc
+
+    from pgtheory.distributed import init_from_environment, rank_and_world
 
     init_from_environment(device)  # under torchrun: shard Monte Carlo over the ranks
     rank, world = rank_and_world()
-    if args.jobs is not None and (args.jobs < 1 or (args.jobs > 1 and world > 1)):
-        raise UsageError("--jobs must be a positive integer, and 1 under torchrun")
+    if args.jobs is not None and args.jobs > 1 and world > 1:
+        raise UsageError("--jobs must be 1 under torchrun")
     one_process = device.type != "cpu" or world > 1
-    jobs = args.jobs or (1 if one_process else os.cpu_count() or 1)
-    bar = tqdm(total=len(claims), unit="claim", disable=True if rank else None, leave=False)
+    jobs = min(args.jobs or (1 if one_process else os.cpu_count() or 1), os.cpu_count() or 1)
+    jobs = min(jobs, len(claims))
+    progress = _progress(len(claims), quiet=rank != 0)
+    from pgtheory.verify import verify
 
-    def report_progress(result: ClaimResult) -> None:
-        bar.set_postfix_str(f"{result.claim.id}: {result.verdict.value}")
-        bar.update()
-
-    try:
-        rl_runs = [json.loads(path.read_text()) for path in args.rl]
-    except (OSError, json.JSONDecodeError) as exc:
-        raise UsageError(f"cannot read --rl file: {exc}") from exc
-    with _one_torch_thread(device):
+    with _one_torch_thread(device), _interruptible() as caught:
         record = verify(
             claims,
             seed=args.seed,
             device=device,
             quick=args.quick,
-            on_result=report_progress,
-            jobs=min(jobs, len(claims)),
-            claim_paths=args.paths or None,
+            on_result=progress.update,
+            jobs=jobs,
+            check_timeout=args.check_timeout,
+            rl_runs=rl_runs,
         )
-    record.rl_runs = rl_runs
-    bar.close()
+    progress.close()
     if rank != 0:  # every rank decided the same; rank 0 reports
         return 1 if record.unexpected or record.errors else 0
-    record.environment["world_size"] = world
-    record.environment["jobs"] = min(jobs, len(claims))
-    try:
-        write_results_json(record, args.out / "results.json")
-        write_report(record, args.out / "index.html")
-    except OSError as exc:
-        raise UsageError(f"cannot write the report to {args.out}: {exc}") from exc
-
-    for r in record.results:
-        mark = "ok" if r.as_expected else f"EXPECTED {r.claim.expected.value.upper()}"
-        print(f"{r.claim.id:40s} {r.verdict.value:13s} {r.seconds:7.2f}s  {mark}")
+    status = _write_outputs(record, args.out)
+    if not progress.live:
+        for r in record.results:
+            print(_result_line(r))
     print(
         f"{len(record.results)} claims in {record.seconds:.1f}s on {device}; "
         f"report: {args.out / 'index.html'}"
     )
     for r in record.errors:
-        for e in r.evidence:
-            if e.error:
-                print(f"error in {r.claim.id} / {e.check}: {e.error}", file=sys.stderr)
+        for e in r.errors:
+            print(f"error in {r.claim.id} / {e.check}: {e.error}", file=sys.stderr)
+    if record.interrupted:
+        signum = caught[0] if caught else signal.SIGINT
+        print(
+            f"pgtheory: interrupted by {signal.Signals(signum).name}: {len(record.results)} of "
+            f"{len(claims)} claims finished; the report is marked partial",
+            file=sys.stderr,
+        )
+        return 128 + signum
     if record.unexpected or record.errors:
         print(
             f"{len(record.unexpected)} verdict(s) differ from the expected; "
             f"{len(record.errors)} claim(s) with errors",
+            file=sys.stderr,
+        )
+        return 1
+    return status
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    if args.seeds < 1:
+        raise UsageError("--seeds must be positive")
+    if args.json:
+        _writable_file(args.json, "--json")
+    device = _device(args.device)
+    claims = [c for c in _claims(args.paths, args.pattern) if args.slow or not c.slow]
+    if not claims:
+        raise UsageError("every selected claim is slow: add --slow")
+    cores = os.cpu_count() or 1
+    jobs = min(args.jobs or (1 if device.type != "cpu" else cores), cores)
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    from pgtheory.claim import Role, Verdict
+    from pgtheory.report.results import write_atomically
+    from pgtheory.stats import Outcome
+    from pgtheory.verify import calibrate
+
+    progress = _progress(len(claims) * len(seeds), quiet=True)
+    with _one_torch_thread(device), _interruptible():
+        table = calibrate(claims, seeds, device, args.quick, jobs, args.check_timeout)
+    progress.close()
+    rows, unstable = [], 0
+    for claim in claims:
+        by_seed = table[claim.id]
+        counts = {v.value: sum(r.verdict == v for r in by_seed.values()) for v in Verdict}
+        weak_controls = sorted(
+            {
+                f"{e.check} (seed {seed})"
+                for seed, r in by_seed.items()
+                for e in r.evidence
+                if e.role == Role.NEGATIVE_CONTROL and e.outcome != Outcome.REFUTES
+            }
+        )
+        off = {s: r.verdict.value for s, r in by_seed.items() if not r.as_expected}
+        unstable += bool(off or weak_controls)
+        rows.append(
+            {
+                "id": claim.id,
+                "expected": claim.expected.value,
+                "seeds": len(by_seed),
+                "verdicts": {k: n for k, n in counts.items() if n},
+                "unexpected": off,
+                "controls_not_refuted": weak_controls,
+            }
+        )
+        summary = ", ".join(f"{k} {n}" for k, n in counts.items() if n)
+        flag = "" if not (off or weak_controls) else "  <- " + "; ".join(
+            [f"seed {s}: {v}" for s, v in off.items()] + weak_controls
+        )
+        print(f"{claim.id:44s} expected {claim.expected.value:12s} {summary}{flag}")
+    print(f"{len(claims)} claims x {len(seeds)} seeds; {unstable} claim(s) not stable")
+    if args.json:
+        write_atomically(args.json, json.dumps({"seeds": seeds, "claims": rows}, indent=2))
+    return 1 if unstable else 0
+
+
+def _result_line(r: ClaimResult) -> str:
+    mark = "ok" if r.as_expected else f"EXPECTED {r.claim.expected.value.upper()}"
+    return f"{r.claim.id:40s} {r.verdict.value:13s} {r.seconds:7.2f}s  {mark}"
+
+
+class _progress:
+    """A progress bar in a terminal; elsewhere (CI logs) one line per claim as it finishes."""
+
+    def __init__(self, total: int, quiet: bool) -> None:
+        self.live = not quiet and not sys.stdout.isatty()
+        self.bar = None
+        if not quiet and not self.live:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="claim", leave=False)
+
+    def update(self, result: ClaimResult) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"{result.claim.id}: {result.verdict.value}")
+            self.bar.update()
+        elif self.live:
+            print(_result_line(result), flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _write_outputs(record: Any, out: Path) -> int:
+    """results.json, then index.html from the same document. If the HTML cannot be rendered,
+    say so, keep the JSON and remove an older index.html rather than leave it looking current.
+    Returns 0, or 1 when the HTML failed."""
+    from pgtheory.report import results_document, write_report, write_results_json
+
+    document = results_document(record)
+    try:
+        write_results_json(document, out / "results.json")
+    except OSError as exc:
+        raise UsageError(f"cannot write {out / 'results.json'}: {exc}") from exc
+    try:
+        write_report(document, out / "index.html")
+    except Exception as exc:  # a figure or template fault must not cost the results
+        (out / "index.html").unlink(missing_ok=True)
+        print(
+            f"pgtheory: the HTML report could not be rendered ({type(exc).__name__}: {exc}); "
+            f"results.json is written",
             file=sys.stderr,
         )
         return 1
@@ -201,6 +429,8 @@ def _one_torch_thread(device: torch.device) -> Iterator[None]:
     operation many times slower. For verify: the worker processes of --jobs run one thread
     each, and a reduction's rounding depends on the thread count, so one thread everywhere
     keeps a check's numbers independent of --jobs."""
+    import torch
+
     before = torch.get_num_threads()
     if device.type == "cpu":
         torch.set_num_threads(1)
@@ -211,10 +441,14 @@ def _one_torch_thread(device: torch.device) -> Iterator[None]:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    try:
-        device = resolve_device(args.device)
-    except (RuntimeError, ValueError) as exc:
-        raise UsageError(f"bad --device {args.device!r}: {exc}") from exc
+    import torch
+
+    from pgtheory.bench import Measurement, run_benchmarks, verify_timings
+    from pgtheory.report.results import write_atomically
+
+    if args.json:
+        _writable_file(args.json, "--json")
+    device = _device(args.device)
 
     def show(m: Measurement) -> None:
         ratios = "".join(
@@ -256,67 +490,128 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train(args: argparse.Namespace) -> int:
+def _supported_env(env_id: str) -> None:
+    """The trainers take discrete actions and a flat Box observation, and need a reward
+    threshold to say when a run is solved: anything else is refused in one line."""
+    import gymnasium as gym
+
+    from pgtheory.algos.common import reward_threshold
+
     try:
-        reward_threshold(args.env)
-    except (gym.error.Error, ValueError) as exc:
-        raise UsageError(f"bad --env {args.env!r}: {exc}") from exc
+        env = gym.make(env_id)
+    except (gym.error.Error, ValueError, ImportError) as exc:
+        raise UsageError(f"bad --env {env_id!r}: {exc}") from exc
+    action, observation = env.action_space, env.observation_space
+    env.close()
+    if not isinstance(action, gym.spaces.Discrete):
+        raise UsageError(
+            f"--env {env_id}: its actions are {type(action).__name__}; pgtheory train supports "
+            "discrete actions only"
+        )
+    if not isinstance(observation, gym.spaces.Box) or len(observation.shape) != 1:
+        raise UsageError(
+            f"--env {env_id}: its observations are {observation}; pgtheory train supports a "
+            "flat Box observation only"
+        )
+    try:
+        reward_threshold(env_id)
+    except ValueError as exc:
+        raise UsageError(f"--env {env_id}: {exc}; pgtheory train supports only those") from exc
+
+
+def _train(args: argparse.Namespace) -> int:
     if args.seeds < 1 or args.max_steps < 1:
         raise UsageError("--seeds and --max-steps must be positive")
-    try:
-        device = resolve_device(args.device)
-    except (RuntimeError, ValueError) as exc:
-        raise UsageError(f"bad --device {args.device!r}: {exc}") from exc
+    if args.json:
+        _writable_file(args.json, "--json")
+    _supported_env(args.env)
+    device = _device(args.device)
+    from tqdm import tqdm
+
+    from pgtheory.algos import ALGORITHMS
+    from pgtheory.algos.evaluation import aggregate
+    from pgtheory.report.results import strict_json, write_atomically
+
     trainer = ALGORITHMS[args.algo]
     results = []
-    for seed in tqdm(
-        range(args.seed, args.seed + args.seeds), unit="seed", disable=None, leave=False
-    ):
-        try:
-            with _one_torch_thread(device):
-                result = trainer(args.env, seed, args.max_steps, device)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from exc
-        results.append(result)
-        solved = (
-            f"solved at {result.steps_to_solve:,} steps, {result.seconds_to_solve:.1f}s"
-            if result.solved
-            else "not solved"
+    interrupted = None
+    bar = tqdm(total=args.seeds, unit="seed", disable=None, leave=False)
+    try:
+        with _interruptible():
+            for seed in range(args.seed, args.seed + args.seeds):
+                try:
+                    with _one_torch_thread(device):
+                        result = trainer(args.env, seed, args.max_steps, device)
+                except ValueError as exc:
+                    raise UsageError(str(exc)) from exc
+                results.append(result)
+                solved = (
+                    f"solved at {result.steps_to_solve:,} steps, {result.seconds_to_solve:.1f}s"
+                    if result.solved
+                    else "not solved"
+                )
+                bar.write(
+                    f"{args.algo} {args.env} seed {seed}: {solved}; "
+                    f"final evaluation {result.final_eval_return:.1f}; {result.sps:,.0f} steps/s"
+                )
+                bar.update()
+    except Interrupted as exc:
+        interrupted = exc.signum
+    bar.close()
+    if results:
+        summary = aggregate(results, args.max_steps, seed=args.seed)
+        seconds = summary["seconds_to_solve"]
+        interval = (
+            f" (95% CI {seconds['ci'][0]:.1f}-{seconds['ci'][1]:.1f})"
+            if seconds["ci"]
+            else " (no interval from fewer than 3 seeds)"
         )
         print(
-            f"{args.algo} {args.env} seed {seed}: {solved}; "
-            f"final evaluation {result.final_eval_return:.1f}; {result.sps:,.0f} steps/s"
+            f"solved {summary['solved_fraction']:.0%} of {len(results)} seeds; "
+            f"IQM seconds to solve {seconds['iqm']:.1f}{interval}"
         )
-    summary = aggregate(results, args.max_steps)
-    seconds = summary["seconds_to_solve"]
-    print(
-        f"solved {summary['solved_fraction']:.0%} of {len(results)} seeds; IQM seconds to solve "
-        f"{seconds['iqm']:.1f} (95% CI {seconds['ci'][0]:.1f}-{seconds['ci'][1]:.1f})"
-    )
-    if args.json:
-        document = {
-            "algo": args.algo,
-            "env": args.env,
-            "device": str(device),
-            "max_steps": args.max_steps,
-            "seeds": [r.to_dict() for r in results],
-            "aggregate": summary,
-        }
-        try:
-            write_atomically(args.json, json.dumps(strict_json(document), indent=2))
-        except OSError as exc:
-            raise UsageError(f"cannot write {args.json}: {exc}") from exc
+        if args.json:
+            document = {
+                "algo": args.algo,
+                "env": args.env,
+                "device": str(device),
+                "max_steps": args.max_steps,
+                "interrupted": interrupted is not None,
+                "seeds": [r.to_dict() for r in results],
+                "aggregate": summary,
+            }
+            try:
+                write_atomically(args.json, json.dumps(strict_json(document), indent=2))
+            except OSError as exc:
+                raise UsageError(f"cannot write {args.json}: {exc}") from exc
+    if interrupted is not None:
+        print(
+            f"pgtheory: interrupted by {signal.Signals(interrupted).name} after "
+            f"{len(results)} of {args.seeds} seeds"
+            + (f"; {args.json} holds them" if args.json and results else ""),
+            file=sys.stderr,
+        )
+        return 128 + interrupted
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        commands = {"verify": _verify, "list": _list, "train": _train, "bench": _bench}
+        commands = {
+            "verify": _verify,
+            "calibrate": _calibrate,
+            "list": _list,
+            "train": _train,
+            "bench": _bench,
+        }
         return commands[args.command](args)
     except UsageError as exc:
         print(f"pgtheory: error: {exc}", file=sys.stderr)
         return 2
+    except Interrupted as exc:  # a command without partial results to keep
+        print(f"pgtheory: interrupted by {signal.Signals(exc.signum).name}", file=sys.stderr)
+        return 128 + exc.signum
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from pgtheory.stats import (
     min_discrepancy_detectable_by_mean_test,
     min_samples_for_mean_test,
     slope_test,
+    undecidable,
 )
 
 Sampler = Callable[[int, torch.Generator], torch.Tensor]
@@ -95,6 +96,8 @@ def monte_carlo_mean_test(
     wider than the resolution and the decision is then inconclusive, never a false support.
     """
     pilot = sharded_moments(sampler, pilot_samples, generator)
+    if stop := undecidable("z-test of the mean (CLT), pilot", pilot=pilot):
+        return stop
     components = max(1, pilot.mean.numel())
     pilot_std = pilot.std.reshape(-1).cpu()
     res = torch.as_tensor(resolution, dtype=torch.float64).reshape(-1).expand_as(pilot_std)
@@ -141,6 +144,8 @@ def monte_carlo_ratio_test(
     plans = []
     for sampler in (numerator, denominator):
         pilot = sharded_moments(sampler, pilot_samples, generator)
+        if stop := undecidable("log ratio of means, pilot", pilot=pilot):
+            return stop
         relative_sd = float(pilot.std) / max(abs(float(pilot.mean)), 1e-300)
         plans.append(math.ceil(8 * (z * relative_sd / resolution) ** 2))
     n_num, n_den = (max(2, min(p, max_samples)) for p in plans)

@@ -20,7 +20,7 @@ With ``n = min_samples_for_mean_test(...)`` the interval half-width is at most
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
@@ -50,7 +50,9 @@ class Finding:
     """The result of one decision: numbers first, then what they say.
 
     ``estimate``, ``reference`` and ``ci`` are floats for a scalar statement and lists (one
-    entry per component) for a vector one. ``data`` holds arrays for plots.
+    entry per component) for a vector one. ``data`` holds arrays for plots. ``figure`` says
+    what the report can draw it as, set by the decision that made it: ``"deviation"`` (the
+    interval and resolution are in the estimate's units) or ``"log-deviation"`` (in log units).
     """
 
     outcome: Outcome
@@ -65,6 +67,7 @@ class Finding:
     resolution: Any = None
     note: str = ""
     data: dict[str, Any] = field(default_factory=dict)
+    figure: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -78,6 +81,49 @@ def _as_list(x: Any) -> Any:
     if isinstance(x, np.ndarray):
         return x.item() if x.ndim == 0 else x.tolist()
     return x
+
+
+def undecidable(method: str, **inputs: Any) -> Finding | None:
+    """An inconclusive finding if any input is empty or holds NaN or inf, else ``None``.
+
+    Every decision here calls it first: non-finite or empty evidence decides nothing (a
+    broken check must not refute, and a control that computes NaN must not count as
+    refuted). Where non-finiteness is itself the statement, use :func:`finiteness_check`.
+    """
+    for name, value in inputs.items():
+        if isinstance(value, Moments):
+            if value.count == 0:
+                return Finding(Outcome.INCONCLUSIVE, method, note=f"no values ({name} is empty)")
+            value = torch.stack([value.mean.double().reshape(-1), value.std.double().reshape(-1)])
+        if isinstance(value, torch.Tensor):
+            value = value.detach().cpu().double().numpy()
+        try:
+            array = np.asarray(value, dtype=float)
+        except (TypeError, ValueError):
+            return Finding(Outcome.INCONCLUSIVE, method, note=f"{name} is not numeric")
+        if array.size == 0:
+            return Finding(Outcome.INCONCLUSIVE, method, note=f"no values ({name} is empty)")
+        if not np.isfinite(array).all():
+            return Finding(
+                Outcome.INCONCLUSIVE, method, note=f"non-finite estimate ({name} holds NaN or inf)"
+            )
+    return None
+
+
+def finiteness_check(value: Any, *, finite: bool, what: str) -> Finding:
+    """Decide "``value`` is finite" (``finite=True``) or "``value`` holds a NaN or an inf"
+    (``finite=False``) by an explicit predicate: for statements about non-finiteness itself
+    (a function returning NaN on some input, a sympy ``oo``)."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().double().numpy()
+    array = np.asarray(value, dtype=float)
+    is_finite = bool(array.size) and bool(np.isfinite(array).all())
+    return Finding(
+        Outcome.SUPPORTS if is_finite == finite else Outcome.REFUTES,
+        "finiteness predicate",
+        estimate=_as_list(array) if array.size <= MAX_STORED_VALUES else None,
+        note=f"{what}: {'all finite' if is_finite else 'holds NaN or inf (or is empty)'}",
+    )
 
 
 def critical_z(false_alarm: float, components: int = 1) -> float:
@@ -117,6 +163,9 @@ def mean_equality_test(
     same samples), Bonferroni over components; the engine's calibration tests measure its
     actual false-alarm rate. ``resolution`` is absolute, scalar or per component.
     """
+    method = "z-test of the mean (CLT)"
+    if stop := undecidable(method, samples=moments, reference=reference, resolution=resolution):
+        return stop
     mean = moments.mean.detach().cpu().reshape(-1)
     se = moments.standard_error.detach().cpu().reshape(-1)
     ref = torch.as_tensor(reference, dtype=torch.float64).reshape(-1).expand_as(mean)
@@ -152,6 +201,7 @@ def mean_equality_test(
         false_alarm=false_alarm,
         resolution=pick(res),
         note="" if outcome != Outcome.INCONCLUSIVE else "interval wider than the resolution",
+        figure="deviation",
     )
 
 
@@ -168,6 +218,12 @@ def slope_test(
     The slope's interval uses Student's t with ``len(x) - 2`` degrees of freedom; the test
     rejects when ``predicted`` lies outside it. Inputs must be positive.
     """
+    method = "log-log least squares, t interval of the slope"
+    if stop := undecidable(method, x=x, y=y):
+        return stop
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if len(x) != len(y) or len(x) < 3 or min(np.min(x), np.min(y)) <= 0:
+        return Finding(Outcome.INCONCLUSIVE, method, note="needs 3 or more positive (x, y) pairs")
     lx, ly = np.log(np.asarray(x, float)), np.log(np.asarray(y, float))
     fit = sps.linregress(lx, ly)
     t = float(sps.t.isf(false_alarm / 2, len(lx) - 2))
@@ -191,6 +247,7 @@ def slope_test(
         false_alarm=false_alarm,
         resolution=resolution,
         data={"log_x": lx.tolist(), "log_y": ly.tolist(), "intercept": float(fit.intercept)},
+        figure="deviation",
     )
 
 
@@ -206,6 +263,8 @@ def exact_comparison(
     The tolerance is relative to ``max(1, |reference|)``: it covers float64 rounding, not
     sampling error, so any discrepancy above it refutes.
     """
+    if stop := undecidable(method, value=value, reference=reference):
+        return stop
     v = torch.as_tensor(value, dtype=torch.float64).detach().cpu()
     r = torch.as_tensor(reference, dtype=torch.float64).detach().cpu()
     err = float(((v - r).abs() / r.abs().clamp_min(1.0)).max()) if v.numel() else 0.0
@@ -241,7 +300,7 @@ def all_hold(findings: Sequence[Finding]) -> Finding:
             if f.outcome == outcome:
                 f.note = "; ".join(s for s in (f.note, f"{len(findings)} part(s) tested") if s)
                 return f
-    raise ValueError("all_hold needs at least one finding")
+    return Finding(Outcome.INCONCLUSIVE, "conjunction of findings", note="no findings")
 
 
 def log_ratio_test(
@@ -266,9 +325,12 @@ def log_ratio_test(
     is below ``log(predicted)``; refutes when the ratio is at least
     ``predicted * exp(-resolution)``, i.e. any reduction is smaller than the resolution).
     """
+    method = f"log ratio of means, delta-method interval ({alternative})"
+    if stop := undecidable(method, numerator=numerator, denominator=denominator):
+        return stop
     mn, mdn = float(numerator.mean), float(denominator.mean)
     if mn <= 0 or mdn <= 0:
-        raise ValueError("log_ratio_test needs positive means")
+        return Finding(Outcome.INCONCLUSIVE, method, note="a mean is not positive: no log ratio")
     log_ratio = math.log(mn / mdn)
     se = math.hypot(float(numerator.standard_error) / mn, float(denominator.standard_error) / mdn)
     z = critical_z(false_alarm)
@@ -302,6 +364,7 @@ def log_ratio_test(
         false_alarm=false_alarm,
         resolution=resolution,
         note=f"ratio {math.exp(log_ratio):.4g} (log-scale resolution {resolution:g})",
+        figure="log-deviation",
     )
 
 
@@ -313,8 +376,13 @@ def proportionality_check(
     The best scale is the least-squares c = <value, reference> / ||reference||^2; the relative
     residual ||value - c reference|| / ||value|| must stay within ``tolerance`` and c be > 0.
     """
+    method = "least-squares scale and relative residual, exact"
+    if stop := undecidable(method, value=value, reference=reference):
+        return stop
     v = torch.as_tensor(value, dtype=torch.float64).detach().cpu().reshape(-1)
     r = torch.as_tensor(reference, dtype=torch.float64).detach().cpu().reshape(-1)
+    if float(r @ r) == 0 or v.shape != r.shape:
+        return Finding(Outcome.INCONCLUSIVE, method, note="zero or mismatched reference")
     scale = float(v @ r / (r @ r))
     residual = float((v - scale * r).norm() / v.norm().clamp_min(1e-300))
     holds = scale > 0 and residual <= tolerance
@@ -328,14 +396,69 @@ def proportionality_check(
     )
 
 
-def median_difference_interval(x: np.ndarray, y: np.ndarray, seed: int = 0) -> tuple[float, float]:
-    """95% percentile-bootstrap interval of median(x) - median(y) (2000 resamples)."""
+def bootstrap_interval(
+    statistic: Callable[..., np.ndarray],
+    samples: Sequence[np.ndarray],
+    *,
+    seed: int,
+    confidence: float = 0.95,
+    resamples: int = 2000,
+) -> tuple[Any, Any]:
+    """Percentile-bootstrap interval of ``statistic(*samples, axis=0)``.
+
+    Each sample is resampled along its first axis, independently of the others (a
+    stratified bootstrap when the samples are strata), ``resamples`` times at once; the
+    statistic must reduce along ``axis``. Returns ``(low, high)``: floats for a scalar
+    statistic, arrays for a vector one (e.g. one interval per point of a learning curve).
+    """
     rng = np.random.default_rng(seed)
-    boots = np.median(rng.choice(x, (2000, len(x))), 1) - np.median(
-        rng.choice(y, (2000, len(y))), 1
+    drawn = [np.asarray(x, float)[rng.integers(0, len(x), (resamples, len(x)))] for x in samples]
+    values = statistic(*drawn, axis=1)
+    tail = (1 - confidence) / 2
+    lo, hi = np.quantile(values, [tail, 1 - tail], axis=0)
+    return (float(lo), float(hi)) if np.ndim(lo) == 0 else (lo, hi)
+
+
+def median_difference_interval(x: np.ndarray, y: np.ndarray, *, seed: int) -> tuple[float, float]:
+    """95% percentile-bootstrap interval of median(x) - median(y) (2000 resamples)."""
+    return bootstrap_interval(
+        lambda a, b, axis: np.median(a, axis) - np.median(b, axis), (x, y), seed=seed
     )
-    lo, hi = np.quantile(boots, [0.025, 0.975])
-    return float(lo), float(hi)
+
+
+def interquartile_mean(values: Sequence[float] | np.ndarray, axis: int = 0) -> Any:
+    """The mean of the middle 50% (25% trimmed at each end), as rliable defines the IQM."""
+    return sps.trim_mean(np.asarray(values, float), 0.25, axis=axis)
+
+
+#: Fewer seeds than this give no interval: a bootstrap over one or two values is the range.
+MIN_SEEDS_FOR_INTERVAL = 3
+
+
+def iqm_with_interval(
+    values: Sequence[float], *, seed: int, confidence: float = 0.95
+) -> dict[str, Any]:
+    """IQM over seeds and its percentile-bootstrap interval (``None`` with fewer than
+    :data:`MIN_SEEDS_FOR_INTERVAL` seeds). With one task, the stratified bootstrap of
+    Agarwal et al. (2021) reduces to resampling the seeds."""
+    x = np.asarray(values, float)
+    ci = None
+    if len(x) >= MIN_SEEDS_FOR_INTERVAL:
+        ci = list(bootstrap_interval(interquartile_mean, (x,), seed=seed, confidence=confidence))
+    return {"iqm": float(interquartile_mean(x)), "ci": ci, "n": len(x)}
+
+
+def iqm_band(
+    values: np.ndarray, *, seed: int, confidence: float = 0.95
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | tuple[np.ndarray, None, None]:
+    """Per column of ``values`` (seeds x points): the IQM over seeds and its bootstrap band,
+    all columns resampled together; no band with fewer than :data:`MIN_SEEDS_FOR_INTERVAL`
+    seeds."""
+    iqm = interquartile_mean(values)
+    if values.shape[0] < MIN_SEEDS_FOR_INTERVAL:
+        return iqm, None, None
+    lo, hi = bootstrap_interval(interquartile_mean, (values,), seed=seed, confidence=confidence)
+    return iqm, lo, hi
 
 
 def rank_comparison(
@@ -344,7 +467,7 @@ def rank_comparison(
     *,
     resolution: float,
     false_alarm: float = 1e-4,
-    seed: int = 0,
+    seed: int,
 ) -> Finding:
     """Decide the statement "a is stochastically smaller than b" from independent samples
     (e.g. a metric over seeds in two arms of an experiment).
@@ -353,10 +476,13 @@ def rank_comparison(
     when a > b is significant, or when the 95% bootstrap interval of the difference of medians
     lies within +-``resolution`` (no material difference); inconclusive otherwise.
     """
+    method = "Mann-Whitney U (one-sided), bootstrap interval of the median difference"
+    if stop := undecidable(method, a=a, b=b):
+        return stop
     x, y = np.asarray(a, float), np.asarray(b, float)
     p_less = float(sps.mannwhitneyu(x, y, alternative="less").pvalue)
     p_greater = float(sps.mannwhitneyu(x, y, alternative="greater").pvalue)
-    lo, hi = median_difference_interval(x, y, seed)
+    lo, hi = median_difference_interval(x, y, seed=seed)
     if p_less < false_alarm:
         outcome = Outcome.SUPPORTS
     elif p_greater < false_alarm or (-resolution <= lo and hi <= resolution):
@@ -383,6 +509,10 @@ def proportion_test(
 ) -> Finding:
     """Decide "the success probability exceeds ``threshold``" with a Clopper-Pearson interval
     at confidence 1 - false_alarm: supports above it, refutes below it, else inconclusive."""
+    if trials <= 0 or not 0 <= successes <= trials:
+        return Finding(
+            Outcome.INCONCLUSIVE, "Clopper-Pearson interval of a proportion", note="no trials"
+        )
     lo, hi = binomial_interval(successes, trials, 1 - false_alarm)
     outcome = (
         Outcome.SUPPORTS
@@ -424,12 +554,15 @@ def equivalence_test(
     b: Sequence[float] | np.ndarray,
     *,
     resolution: float,
-    seed: int = 0,
+    seed: int,
 ) -> Finding:
     """Decide "a and b are comparable": the 95% bootstrap interval of the difference of medians
     lies within +-``resolution`` (supports), lies entirely outside it (refutes), or neither."""
+    method = "bootstrap interval of the difference of medians (equivalence)"
+    if stop := undecidable(method, a=a, b=b):
+        return stop
     x, y = np.asarray(a, float), np.asarray(b, float)
-    lo, hi = median_difference_interval(x, y, seed)
+    lo, hi = median_difference_interval(x, y, seed=seed)
     if -resolution <= lo and hi <= resolution:
         outcome = Outcome.SUPPORTS
     elif lo > resolution or hi < -resolution:
@@ -453,6 +586,8 @@ def mean_below_test(
 ) -> Finding:
     """Decide "the true mean is below ``bound``" (scalar): supports when the upper end of the
     confidence interval is below it, refutes when the lower end is above it."""
+    if stop := undecidable("z interval of the mean against a bound (CLT)", samples=moments):
+        return stop
     mean, se = float(moments.mean), float(moments.standard_error)
     z = critical_z(false_alarm)
     lo, hi = mean - z * se, mean + z * se

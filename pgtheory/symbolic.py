@@ -11,7 +11,8 @@ import random
 import sympy as sp
 from sympy import stats as sps
 
-from pgtheory.stats import Finding, Outcome
+from pgtheory.context import active_check_seed
+from pgtheory.stats import Finding, Outcome, all_hold
 
 #: Digits used when a candidate zero is evaluated at an exact rational point.
 _PRECISION = 60
@@ -30,7 +31,7 @@ def _random_point(symbols: list[sp.Symbol], rng: random.Random) -> dict[sp.Symbo
     return point
 
 
-def is_zero(expr: sp.Expr, trials: int = 24, seed: int = 0) -> Finding:
+def is_zero(expr: sp.Expr, trials: int = 24, seed: int | None = None) -> Finding:
     """Decide whether ``expr`` is identically zero.
 
     First ``sympy.simplify``: if it returns 0 the identity is proven. Otherwise ``expr`` is
@@ -39,15 +40,19 @@ def is_zero(expr: sp.Expr, trials: int = 24, seed: int = 0) -> Finding:
     and the note says that this is a randomised test, not a proof.
     """
     expr = sp.sympify(expr)
+    if isinstance(expr, sp.MatrixBase):  # every entry must vanish
+        return all_hold([is_zero(e, trials, seed) for e in expr])
     if sp.simplify(expr) == 0:
         return Finding(Outcome.SUPPORTS, "sympy.simplify reduces the difference to 0", estimate=0)
     symbols = sorted(expr.free_symbols, key=str)
-    rng = random.Random(seed)
+    rng = random.Random(active_check_seed() if seed is None else seed)
+    evaluated = 0
     for _ in range(trials):
         point = _random_point(symbols, rng)
         value = sp.N(expr.subs(point), _PRECISION)
-        if not value.is_number:
+        if not value.is_number or not value.is_finite:  # a pole or an undefined point says nothing
             continue
+        evaluated += 1
         if abs(value) > _ZERO:
             witness = {str(k): str(v) for k, v in point.items()}
             return Finding(
@@ -57,14 +62,20 @@ def is_zero(expr: sp.Expr, trials: int = 24, seed: int = 0) -> Finding:
                 reference=0,
                 note=f"nonzero at {witness}: {sp.N(value, 8)}",
             )
+    if evaluated == 0:
+        return Finding(
+            Outcome.INCONCLUSIVE,
+            "exact evaluation at random rational points",
+            note=f"the difference is undefined or not a number at all {trials} random points",
+        )
     return Finding(
         Outcome.SUPPORTS,
         "exact evaluation at random rational points",
         estimate=0,
         reference=0,
-        n=trials,
+        n=evaluated,
         note=(
-            f"simplify did not reach 0; the difference vanishes at {trials} random rational "
+            f"simplify did not reach 0; the difference vanishes at {evaluated} random rational "
             "points (a randomised zero test, not a proof)"
         ),
     )
@@ -75,7 +86,7 @@ def _short(expr: sp.Expr, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def identity_check(lhs: sp.Expr, rhs: sp.Expr, seed: int = 0) -> Finding:
+def identity_check(lhs: sp.Expr, rhs: sp.Expr, seed: int | None = None) -> Finding:
     """Decide ``lhs == rhs`` as an identity in all free symbols (see :func:`is_zero`)."""
     finding = is_zero(sp.sympify(lhs) - sp.sympify(rhs), seed=seed)
     finding.estimate, finding.reference = _short(lhs), _short(rhs)

@@ -1,50 +1,399 @@
-"""Run a set of claims and record everything a report needs."""
+"""Discover claims, run their checks, and record everything a report needs.
+
+The spine of a run: :func:`discover` (claim modules -> claims) -> :func:`select` ->
+:func:`verify` (every check in a worker process, or in this one) -> :func:`derive_verdict`
+per claim -> a complete :class:`RunRecord`. A fault in one check (an exception, a wrong
+return value, evidence that cannot be serialised, a timeout, a dead worker) becomes that
+check's ``error`` and loses nothing else.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
+import json
+import os
 import platform
+import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import as_completed
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import scipy
-import sympy
 import torch
 
 import pgtheory
-from pgtheory.claim import Claim, ClaimResult, Evidence, Verdict, discover, run_claim
-from pgtheory.processes import process_pool
+from pgtheory.claim import (
+    Check,
+    Claim,
+    ClaimResult,
+    Evidence,
+    RunRecord,
+    derive_verdict,
+)
+from pgtheory.context import Context, checking
+from pgtheory.distributed import rank_and_world
+from pgtheory.montecarlo import derive_seed, make_generator
+from pgtheory.processes import Task, TaskResult, run_isolated
+from pgtheory.stats import Finding, Outcome
+
+#: A check's time budget when it declares none (``--check-timeout`` overrides; 0 = none).
+DEFAULT_CHECK_TIMEOUT = 600.0
 
 
-@dataclass
-class RunRecord:
-    """The results of one ``pgtheory verify`` run and the facts needed to reproduce it."""
+class ClaimLoadError(Exception):
+    """A claim module could not be imported: one line naming the file and the error."""
 
-    seed: int
-    device: torch.device
-    quick: bool
-    started: str
-    seconds: float
-    results: list[ClaimResult]
-    environment: dict[str, Any] = field(default_factory=dict)
-    rl_runs: list[dict[str, Any]] = field(default_factory=list)
-    """Training runs (``pgtheory train --json`` documents) shown in the report's RL section."""
 
-    @property
-    def unexpected(self) -> list[ClaimResult]:
-        """Claims whose derived verdict differs from the one their module expects."""
-        return [r for r in self.results if not r.as_expected]
+# --- discovery -------------------------------------------------------------------------
 
-    @property
-    def errors(self) -> list[ClaimResult]:
-        return [r for r in self.results if any(e.error for e in r.evidence)]
+#: Where each discovered claim was defined, so a worker process loads only that module.
+_ORIGINS: dict[str, Path] = {}
+
+
+def default_claim_paths() -> list[Path]:
+    """``./claims`` when run from a checkout, else the claims/ beside the installed package."""
+    here = Path.cwd() / "claims"
+    return [here if here.is_dir() else Path(__file__).resolve().parent.parent / "claims"]
+
+
+def _load_module(path: Path) -> Any:
+    path = path.resolve()
+    name = f"pgtheory_claims_{abs(hash(str(path)))}_{path.stem}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ClaimLoadError(f"cannot import claim module {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException as exc:  # a module that raises or exits must not take the run down
+        del sys.modules[name]
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        detail = "".join(_exception_line(exc))
+        raise ClaimLoadError(f"cannot import claim module {path}: {detail}") from None
+    return module
+
+
+def _exception_line(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return f"it called sys.exit({exc.code!r})"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _claims_in(path: Path) -> list[Claim]:
+    claims = [v for v in vars(_load_module(path)).values() if isinstance(v, Claim)]
+    for c in claims:
+        _ORIGINS.setdefault(c.id, path.resolve())
+    return claims
+
+
+def discover(paths: Iterable[Path | str] | None = None) -> list[Claim]:
+    """Every :class:`Claim` defined at module level in the given files or folders, by id."""
+    files: list[Path] = []
+    for p in map(Path, paths or default_claim_paths()):
+        if p.is_dir():
+            files += sorted(f for f in p.glob("*.py") if not f.name.startswith("_"))
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise FileNotFoundError(f"no claim file or folder at {p}")
+    found: dict[str, Claim] = {}
+    for f in files:
+        for value in _claims_in(f):
+            if value.id in found and found[value.id] is not value:
+                raise ValueError(f"claim id {value.id} is defined twice")
+            found[value.id] = value
+    return [found[k] for k in sorted(found)]
+
+
+def select(claims: Sequence[Claim], pattern: str | None) -> list[Claim]:
+    """Claims whose id contains ``pattern`` (any of several, comma-separated)."""
+    if not pattern:
+        return list(claims)
+    parts = [p.strip() for p in pattern.split(",") if p.strip()]
+    return [c for c in claims if any(p in c.id for p in parts)]
+
+
+# --- running ---------------------------------------------------------------------------
+
+
+class CheckTimeout(BaseException):
+    """Raised in this process when a check overruns its budget (``--jobs 1``). A
+    BaseException, so that a check's own ``except Exception`` cannot swallow it."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise :class:`CheckTimeout` after ``seconds`` (main thread of a Unix process only;
+    elsewhere the limit is not enforced in-process)."""
+    usable = (
+        seconds
+        and hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+    )
+    if not usable:
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise CheckTimeout(f"timed out after {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def check_budget(item: Check, override: float | None) -> float | None:
+    """The time budget of one check: ``override`` when given (0 = none), else its own, else
+    the default."""
+    seconds = override if override is not None else item.timeout or DEFAULT_CHECK_TIMEOUT
+    return seconds or None
+
+
+def _validated(finding: Any) -> Finding:
+    """The check's return value, if it is a finding whose record can be written as JSON."""
+    if not isinstance(finding, Finding):
+        raise TypeError(f"the check returned {type(finding).__name__}, not a Finding")
+    from pgtheory.report.results import strict_json
+
+    try:
+        json.dumps(strict_json(finding.to_dict()), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"its evidence cannot be written as JSON: {exc}") from None
+    return finding
+
+
+def run_check(
+    claim: Claim,
+    item: Check,
+    run_seed: int,
+    device: torch.device | str,
+    quick: bool,
+    timeout: float | None = None,
+) -> Evidence:
+    """Run one check on its own generator. Anything but a valid finding (an exception,
+    ``sys.exit``, a wrong return value, unserialisable evidence, overrunning ``timeout``
+    seconds) becomes ``error`` evidence."""
+    device = torch.device(device)
+    rank, world = rank_and_world()
+    # one independent stream per rank; a single process keeps the plain (run, check) seed
+    names = (claim.id, item.stream_key)
+    seed = derive_seed(run_seed, *names, *([f"rank {rank}"] if world > 1 else []))
+    ctx = Context(
+        seed=seed,
+        device=device,
+        generator=make_generator(seed, device),
+        quick=quick,
+        run_seed=run_seed,
+    )
+    start = time.perf_counter()
+    finding: Finding | None = None
+    error: str | None = None
+    try:
+        with _time_limit(timeout), checking(seed):
+            finding = _validated(item.run(ctx))
+        outcome = finding.outcome
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+    except (Exception, SystemExit, CheckTimeout) as exc:  # a failing check must not stop the run
+        outcome, finding = Outcome.ERROR, None
+        error = str(exc) if isinstance(exc, CheckTimeout) else _exception_line(exc)
+    return Evidence(
+        check=item.name,
+        kind=item.kind,
+        role=item.role,
+        beyond_conditions=item.beyond_conditions,
+        outcome=outcome,
+        seed=seed,
+        device=str(device),
+        seconds=time.perf_counter() - start,
+        finding=finding,
+        error=error,
+    )
+
+
+def _result(claim: Claim, evidence: list[Evidence], seconds: float) -> ClaimResult:
+    verdict, reason = derive_verdict(evidence)
+    return ClaimResult(claim, verdict, reason, evidence, seconds)
+
+
+def run_claim(
+    claim: Claim,
+    run_seed: int = 0,
+    device: torch.device | str = "cpu",
+    quick: bool = False,
+    check_timeout: float | None = None,
+) -> ClaimResult:
+    """Run every check of ``claim`` in this process and derive its verdict."""
+    start = time.perf_counter()
+    evidence = [
+        run_check(claim, item, run_seed, device, quick, check_budget(item, check_timeout))
+        for item in claim.checks
+    ]
+    return _result(claim, evidence, time.perf_counter() - start)
+
+
+def _run_check_in_worker(
+    origin: str, claim_id: str, index: int, run_seed: int, device: str, quick: bool
+) -> Evidence:
+    """In a worker process: load the one module that defines the claim and run one check.
+    The claim travels as its id (checks are closures, which do not pickle); the time limit
+    is the parent's to enforce."""
+    claim = next(c for c in _claims_in(Path(origin)) if c.id == claim_id)
+    return run_check(claim, claim.checks[index], run_seed, device, quick, timeout=None)
+
+
+def _lost(item: Check, failure: str, seed: int, device: str) -> Evidence:
+    return Evidence(
+        check=item.name,
+        kind=item.kind,
+        role=item.role,
+        beyond_conditions=item.beyond_conditions,
+        outcome=Outcome.ERROR,
+        seed=seed,
+        device=device,
+        seconds=0.0,
+        error=failure,
+    )
+
+
+def verify(
+    claims: Sequence[Claim],
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    quick: bool = False,
+    on_result: Callable[[ClaimResult], None] | None = None,
+    jobs: int = 1,
+    check_timeout: float | None = None,
+    rl_runs: Sequence[dict[str, Any]] = (),
+) -> RunRecord:
+    """Run every claim; ``on_result`` is called after each (for a progress display).
+
+    ``jobs`` > 1 runs the checks in that many fresh processes, one torch thread each. Each
+    check's stream is seeded by its own names, so which process runs it does not change its
+    numbers. An interrupt (Ctrl-C, or SIGTERM turned into :class:`KeyboardInterrupt`) stops
+    every worker and returns the claims finished so far, marked ``interrupted``."""
+    device = torch.device(device)
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    start = time.perf_counter()
+    results: dict[str, ClaimResult] = {}
+
+    def finished(result: ClaimResult) -> None:
+        results[result.claim.id] = result
+        if on_result is not None:
+            on_result(result)
+
+    interrupted = False
+    try:
+        isolated = [c for c in claims if c.id in _ORIGINS] if jobs > 1 else []
+        in_workers = {c.id for c in isolated}
+        for claim in claims:  # claims defined outside a module run here
+            if claim.id not in in_workers:
+                finished(run_claim(claim, seed, device, quick, check_timeout))
+        _run_in_workers(
+            isolated, [seed], str(device), quick, jobs, check_timeout, lambda _, r: finished(r)
+        )
+    except KeyboardInterrupt:
+        interrupted = True
+    return RunRecord(
+        seed=seed,
+        device=str(device),
+        quick=quick,
+        started=started,
+        seconds=time.perf_counter() - start,
+        results=[results[c.id] for c in claims if c.id in results],
+        environment=environment_facts(device, jobs),
+        rl_runs=list(rl_runs),
+        interrupted=interrupted,
+    )
+
+
+def _run_in_workers(
+    claims: Sequence[Claim],
+    seeds: Sequence[int],
+    device: str,
+    quick: bool,
+    jobs: int,
+    check_timeout: float | None,
+    finished: Callable[[int, ClaimResult], None],
+) -> None:
+    """Every check of ``claims`` under every run seed as its own task; ``finished(seed,
+    result)`` is called when a claim's last check under that seed ends."""
+    if not claims:
+        return
+    units = [(s, c, i) for s in seeds for c in claims for i in range(len(c.checks))]
+    tasks = [
+        Task(
+            _run_check_in_worker,
+            (str(_ORIGINS[c.id]), c.id, i, s, device, quick),
+            check_budget(c.checks[i], check_timeout),
+        )
+        for s, c, i in units
+    ]
+    evidence: dict[tuple[int, str], dict[int, Evidence]] = {}
+    with contextlib.closing(run_isolated(tasks, jobs)) as outcomes:
+        for outcome in outcomes:
+            seed, claim, i = units[outcome.index]
+            done = evidence.setdefault((seed, claim.id), {})
+            done[i] = _evidence_of(claim, i, outcome, seed, device)
+            if len(done) == len(claim.checks):
+                ordered = [done[k] for k in range(len(claim.checks))]
+                finished(seed, _result(claim, ordered, sum(e.seconds for e in ordered)))
+
+
+def _evidence_of(
+    claim: Claim, index: int, outcome: TaskResult, seed: int, device: str
+) -> Evidence:
+    if outcome.failure is None:
+        return outcome.value
+    item = claim.checks[index]
+    return _lost(item, outcome.failure, derive_seed(seed, claim.id, item.stream_key), device)
+
+
+def calibrate(
+    claims: Sequence[Claim],
+    seeds: Sequence[int],
+    device: torch.device | str = "cpu",
+    quick: bool = False,
+    jobs: int = 1,
+    check_timeout: float | None = None,
+    on_result: Callable[[int, ClaimResult], None] | None = None,
+) -> dict[str, dict[int, ClaimResult]]:
+    """Run ``claims`` under each run seed: per claim id, the result under each seed. A
+    verdict that changes with the seed, or a control that fails to refute under some seed,
+    is a check whose error budget or sample size is wrong. Claims defined outside a module
+    run in this process."""
+    out: dict[str, dict[int, ClaimResult]] = {c.id: {} for c in claims}
+
+    def finished(seed: int, result: ClaimResult) -> None:
+        out[result.claim.id][seed] = result
+        if on_result is not None:
+            on_result(seed, result)
+
+    isolated = [c for c in claims if c.id in _ORIGINS] if jobs > 1 else []
+    in_workers = {c.id for c in isolated}
+    for seed in seeds:
+        for claim in claims:
+            if claim.id not in in_workers:
+                finished(seed, run_claim(claim, seed, device, quick, check_timeout))
+    device = str(torch.device(device))
+    _run_in_workers(isolated, seeds, device, quick, jobs, check_timeout, finished)
+    return out
+
+
+# --- the facts of a run ------------------------------------------------------------------
 
 
 def git_commit(path: Path) -> str | None:
@@ -70,7 +419,12 @@ def git_commit(path: Path) -> str | None:
     return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
-def environment_facts(device: torch.device) -> dict[str, Any]:
+def environment_facts(device: torch.device, jobs: int = 1) -> dict[str, Any]:
+    import numpy as np
+    import scipy
+    import sympy
+
+    _, world = rank_and_world()
     facts: dict[str, Any] = {
         "pgtheory": pgtheory.__version__,
         "python": sys.version.split()[0],
@@ -80,67 +434,11 @@ def environment_facts(device: torch.device) -> dict[str, Any]:
         "sympy": sympy.__version__,
         "platform": platform.platform(),
         "cpu_threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "jobs": jobs,
+        "world_size": world,
         "git_commit": git_commit(Path(__file__).resolve().parent),
     }
     if device.type == "cuda":
         facts["gpu"] = torch.cuda.get_device_name(device)
     return facts
-
-
-def _run_claim_by_id(
-    claim_paths: list[str] | None, claim_id: str, seed: int, device: str, quick: bool
-) -> tuple[Verdict, str, list[Evidence], float]:
-    """In a worker process: find the claim by id and run it. A claim travels as its id and its
-    result comes back without it: claim modules are loaded by path, and checks are closures,
-    which do not pickle."""
-    claim = next(c for c in discover(claim_paths) if c.id == claim_id)
-    result = run_claim(claim, seed, torch.device(device), quick)
-    return result.verdict, result.reason, result.evidence, result.seconds
-
-
-def verify(
-    claims: Sequence[Claim],
-    seed: int = 0,
-    device: torch.device | str = "cpu",
-    quick: bool = False,
-    on_result: Callable[[ClaimResult], None] | None = None,
-    jobs: int = 1,
-    claim_paths: Sequence[Path | str] | None = None,
-) -> RunRecord:
-    """Run every claim; ``on_result`` is called after each (for a progress display).
-
-    ``jobs`` > 1 runs claims in that many fresh processes, one torch thread each (the claims
-    in ``claims`` must come from :func:`discover` over ``claim_paths``). Each check's stream
-    is seeded by its own names, so which process runs it does not change its numbers."""
-    device = torch.device(device)
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    start = time.perf_counter()
-    results: list[ClaimResult] = []
-    if jobs <= 1:
-        for claim in claims:
-            results.append(run_claim(claim, seed, device, quick))
-            if on_result is not None:
-                on_result(results[-1])
-    else:
-        paths = [str(p) for p in claim_paths] if claim_paths else None
-        by_id: dict[str, ClaimResult] = {}
-        with process_pool(jobs) as pool:
-            running = {
-                pool.submit(_run_claim_by_id, paths, c.id, seed, str(device), quick): c
-                for c in claims
-            }
-            for future in as_completed(running):
-                claim = running[future]
-                by_id[claim.id] = ClaimResult(claim, *future.result())
-                if on_result is not None:
-                    on_result(by_id[claim.id])
-        results = [by_id[c.id] for c in claims]
-    return RunRecord(
-        seed=seed,
-        device=device,
-        quick=quick,
-        started=started,
-        seconds=time.perf_counter() - start,
-        results=results,
-        environment=environment_facts(device),
-    )

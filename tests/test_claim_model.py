@@ -13,12 +13,10 @@ from pgtheory.claim import (
     Verdict,
     check,
     derive_verdict,
-    discover,
     negative_control,
-    run_claim,
-    select,
 )
 from pgtheory.stats import Finding, Outcome
+from pgtheory.verify import discover, run_claim, select
 
 SOURCE = (Source("000_x.txt", "S", "q"),)
 S, R, I, E = Outcome.SUPPORTS, Outcome.REFUTES, Outcome.INCONCLUSIVE, Outcome.ERROR

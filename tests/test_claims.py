@@ -5,10 +5,11 @@ import re
 
 import pytest
 
-from pgtheory.claim import Role, Verdict, discover, run_claim
+from pgtheory.claim import Role, Verdict
 from pgtheory.policies import GaussianPolicy
 from pgtheory.sources import fenced_code_blocks
 from pgtheory.stats import Outcome
+from pgtheory.verify import discover, run_claim
 
 from conftest import CLAIMS_DIR
 

@@ -5,7 +5,6 @@ import pytest
 import torch
 
 from pgtheory.algos import ALGORITHMS
-from pgtheory.claim import discover, select
 from pgtheory.envs.finite import (
     discounted_return,
     random_mdp,
@@ -17,7 +16,7 @@ from pgtheory.envs.stateless import Experiment, simulate
 from pgtheory.estimators import gaussian_score_function_moments
 from pgtheory.montecarlo import make_generator
 from pgtheory.policies import SoftmaxPolicy
-from pgtheory.verify import verify
+from pgtheory.verify import discover, select, verify
 
 pytestmark = [
     pytest.mark.cuda,

@@ -8,10 +8,10 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from pgtheory.claim import discover, run_claim, select
 from pgtheory.distributed import all_reduce_moments, share
 from pgtheory.moments import Moments
 from pgtheory.montecarlo import derive_seed, make_generator, sharded_moments
+from pgtheory.verify import discover, run_claim, select
 
 from conftest import CLAIMS_DIR
 

@@ -9,12 +9,14 @@ from typing import Any
 import matplotlib
 import numpy as np
 
-from pgtheory.algos.evaluation import iqm_band
+from pgtheory.stats import iqm_band
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 plt.rcParams["svg.fonttype"] = "none"  # text stays text: small, searchable SVG
+# Names and labels come from claim modules: plain text, never mathtext that can fail on a "$".
+plt.rcParams["text.parse_math"] = False
 
 OUTCOME_COLOURS = {
     "supports": "#1a7f37",
@@ -24,8 +26,8 @@ OUTCOME_COLOURS = {
 }
 #: Deviations beyond this many resolutions are drawn at the edge, with their value written.
 X_LIMIT = 4.0
-#: Decisions whose interval and resolution are in the units of the estimate (or of its log).
-DEVIATION_METHODS = ("z-test", "log-log", "log ratio")
+#: What a finding can be drawn as on the deviation plot (its ``figure`` field).
+DEVIATION_FIGURES = ("deviation", "log-deviation")
 MAX_COMPONENTS = 10
 
 
@@ -40,9 +42,7 @@ def _svg(fig: plt.Figure) -> str:
 def _rows(check: dict[str, Any]) -> list[tuple[str, float, float, float]]:
     """(label, estimate, ci_low, ci_high) in units of resolution, relative to the reference."""
     est, ref, ci, res = check["estimate"], check["reference"], check["ci"], check["resolution"]
-    if check.get("method", "").startswith(
-        "log ratio"
-    ):  # its interval and resolution are in log units
+    if check.get("figure") == "log-deviation":  # interval and resolution in log units
         est, ref, ci = math.log(est), math.log(ref), [math.log(ci[0]), math.log(ci[1])]
     if not isinstance(est, list):
         est, ref, ci, res = [est], [ref], [ci], [res]
@@ -63,7 +63,7 @@ def deviation_plot(checks: list[dict[str, Any]]) -> str | None:
     """
     rows = []
     for check in checks:
-        if not check.get("method", "").startswith(DEVIATION_METHODS):
+        if check.get("figure") not in DEVIATION_FIGURES:
             continue
         if check.get("ci") is None or check.get("resolution") is None or check.get("n") is None:
             continue
@@ -191,8 +191,9 @@ def learning_curves(runs: list[dict[str, Any]]) -> str | None:
             # after a seed stops (solved), hold its last evaluation
             for row, c in zip(values, curves, strict=True):
                 row[grid > c[-1, column]] = c[-1, 2]
-            iqm, low, high = iqm_band(values)
-            ax.fill_between(grid, low, high, color=colour, alpha=0.15, lw=0)
+            iqm, low, high = iqm_band(values, seed=0)  # a picture: a fixed bootstrap seed
+            if low is not None:  # no band from fewer than three seeds
+                ax.fill_between(grid, low, high, color=colour, alpha=0.15, lw=0)
             ax.plot(grid, iqm, color=colour, lw=1.6, label=f"{label} ({len(curves)} seeds)")
     axes[0].set_xlabel("environment steps", fontsize=8)
     axes[1].set_xlabel("seconds (evaluation included)", fontsize=8)

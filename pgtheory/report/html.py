@@ -15,8 +15,7 @@ from pgtheory.report.figures import (
     scaling_plot,
     trajectory_plot,
 )
-from pgtheory.report.results import results_document, write_atomically
-from pgtheory.verify import RunRecord
+from pgtheory.report.results import write_atomically
 
 MAX_LISTED = 8
 
@@ -43,8 +42,8 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def render_report(record: RunRecord) -> str:
-    document = results_document(record)
+def render_report(document: dict[str, Any]) -> str:
+    """The report of one results document (:func:`results_document`)."""
     rl_runs = document.get("rl", [])
     claims = document["claims"]
     counts = Counter(c["verdict"] for c in claims)
@@ -79,5 +78,5 @@ def render_report(record: RunRecord) -> str:
     )
 
 
-def write_report(record: RunRecord, path: Path) -> None:
-    write_atomically(path, render_report(record))
+def write_report(document: dict[str, Any], path: Path) -> None:
+    write_atomically(path, render_report(document))

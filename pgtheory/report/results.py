@@ -9,8 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from pgtheory.claim import ClaimResult
-from pgtheory.verify import RunRecord
+from pgtheory.claim import ClaimResult, RunRecord
 
 SCHEMA_VERSION = 1
 
@@ -36,6 +35,8 @@ def claim_document(result: ClaimResult) -> dict[str, Any]:
 
 
 def results_document(record: RunRecord) -> dict[str, Any]:
+    """The published results document (see ``results.schema.json``): built once per run and
+    handed to both writers, results.json and the HTML report."""
     return {
         "version": SCHEMA_VERSION,
         "seed": record.seed,
@@ -44,6 +45,7 @@ def results_document(record: RunRecord) -> dict[str, Any]:
         "started": record.started,
         "seconds": record.seconds,
         "environment": record.environment,
+        "interrupted": record.interrupted,
         "claims": [claim_document(r) for r in record.results],
         "rl": record.rl_runs,
     }
@@ -74,6 +76,5 @@ def strict_json(value: Any) -> Any:
     return value
 
 
-def write_results_json(record: RunRecord, path: Path) -> None:
-    document = strict_json(results_document(record))
-    write_atomically(path, json.dumps(document, indent=2, allow_nan=False))
+def write_results_json(document: dict[str, Any], path: Path) -> None:
+    write_atomically(path, json.dumps(strict_json(document), indent=2, allow_nan=False))
