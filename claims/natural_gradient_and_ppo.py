@@ -8,7 +8,14 @@ import torch
 
 from pgtheory.claim import Claim, Kind, Source, Verdict, check, negative_control
 from pgtheory.context import Context
-from pgtheory.stats import Finding, Outcome, all_hold, exact_comparison, slope_test
+from pgtheory.stats import (
+    Finding,
+    all_hold,
+    exact_bound,
+    exact_comparison,
+    exact_properties,
+    slope_test,
+)
 from pgtheory.symbolic import identity_check
 
 SEED_002, SEED_004 = "002_1b7ba2deb061a988.txt", "004_2cb30ec7095a07ef.txt"
@@ -271,10 +278,10 @@ def surrogate_properties(with_min: bool):
                 failures.append(f"A={advantage:+g}: above r A somewhere")
             if grad[beyond].abs().max() > 0:
                 failures.append(f"A={advantage:+g}: nonzero gradient beyond the range")
-        return Finding(
-            Outcome.REFUTES if failures else Outcome.SUPPORTS,
-            "exact values and autograd on a grid of 201 ratios",
-            note="; ".join(failures) or "all three properties hold for A = +1 and A = -1",
+        return exact_properties(
+            failures,
+            method="exact values and autograd on a grid of 201 ratios",
+            checked="all three properties hold for A = +1 and A = -1",
         )
 
     return run
@@ -333,12 +340,14 @@ def total_loss_step(entropy_sign: float):
         g_logits, g_values = torch.autograd.grad(loss, [logits, values])
         with torch.no_grad():
             _, new_error, new_entropy = parts(logits - 1e-2 * g_logits, values - 1e-2 * g_values)
-        ok = float(new_error) < before_error and float(new_entropy) > before_entropy
-        return Finding(
-            Outcome.SUPPORTS if ok else Outcome.REFUTES,
-            "one gradient-descent step, autograd",
-            note=f"value error {before_error:.5f} -> {float(new_error):.5f}, "
-            f"entropy {before_entropy:.7f} -> {float(new_entropy):.7f}",
+        method = "one gradient-descent step, autograd"
+        return all_hold(
+            [
+                exact_bound(new_error, before_error, relation="below", method=method,
+                            note=f"value error {before_error:.5f} -> {float(new_error):.5f}"),
+                exact_bound(new_entropy, before_entropy, relation="above", method=method,
+                            note=f"entropy {before_entropy:.7f} -> {float(new_entropy):.7f}"),
+            ]
         )
 
     return run

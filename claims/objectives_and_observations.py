@@ -21,7 +21,7 @@ from pgtheory.envs.finite import (
 )
 from pgtheory.envs.tabular import TabularMDP, objective
 from pgtheory.policies import SoftmaxPolicy
-from pgtheory.stats import Finding, Outcome, exact_comparison
+from pgtheory.stats import Finding, exact_bound, exact_comparison
 
 SEED_001, SEED_002, SEED_003 = (
     "001_dfff2308e2bb0704.txt",
@@ -328,12 +328,12 @@ def best_values(observed: bool) -> tuple[float, float, float]:
 def stochastic_beats_deterministic(observed: bool):
     def run(ctx: Context) -> Finding:
         det, sto, p = best_values(observed)
-        better = sto > det + 1e-9
-        return Finding(
-            Outcome.SUPPORTS if better else Outcome.REFUTES,
-            "exact values (linear solves) of every deterministic policy and a grid of stochastic ones",
-            estimate=sto,
-            reference=det,
+        return exact_bound(
+            sto,
+            det,
+            relation="above",
+            margin=1e-9,
+            method="exact values (linear solves) of every deterministic policy and a grid of stochastic ones",
             note=f"best stochastic J {sto:.4f}"
             + (f" at P(right) = {p:.3f}" if not observed else "")
             + f"; best deterministic J {det:.4f}",

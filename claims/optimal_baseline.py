@@ -24,7 +24,7 @@ from pgtheory.envs.finite import (
     trajectory_expectation,
 )
 from pgtheory.policies import SoftmaxPolicy
-from pgtheory.stats import Finding, Outcome, all_hold, exact_comparison
+from pgtheory.stats import Finding, Outcome, all_hold, exact_bound, exact_comparison
 
 SEED_001 = "001_dfff2308e2bb0704.txt"
 SEED_002 = "002_1b7ba2deb061a988.txt"
@@ -216,13 +216,11 @@ APPROXIMATION = 0.25  # "approximately": within a quarter of the rewards' standa
 def close_to_value(bandit: Bandit, b: float) -> Finding:
     sd = bandit.E((bandit.rewards - bandit.value()) ** 2) ** 0.5
     gap = abs(b - bandit.value()) / sd
-    return Finding(
-        Outcome.SUPPORTS if gap <= APPROXIMATION else Outcome.REFUTES,
-        "exact moments of the bandit",
-        estimate=b,
-        reference=bandit.value(),
-        statistic=gap,
-        resolution=APPROXIMATION,
+    return exact_bound(
+        gap,
+        APPROXIMATION,
+        relation="at_most",
+        method="exact moments of the bandit: |b - V| in standard deviations of R",
         note=f"|b - V| = {gap:.3g} standard deviations of R (approximation allowed: {APPROXIMATION})",
     )
 
@@ -378,12 +376,13 @@ def larger_update_for_wrong_action(ctx: Context) -> Finding:
     """The update's size for (s1, a2) against (s2, a2) under the uniform policy: 7 |grad| vs 5 |grad|."""
     s, a = torch.tensor([0, 1]), torch.tensor([1, 1])
     sizes = (EXAMPLE_REWARDS[s, a][:, None] * EXAMPLE_POLICY.score(s, a).flatten(1)).norm(dim=1)
-    bigger = bool(sizes[0] > sizes[1])
-    return Finding(
-        Outcome.SUPPORTS if bigger else Outcome.REFUTES,
-        "exact norms",
-        estimate=sizes.tolist(),
-        note="||7 grad log pi(a2|s1)|| against ||5 grad log pi(a2|s2)||",
+    return exact_bound(
+        sizes[0],
+        sizes[1],
+        relation="above",
+        method="exact norms",
+        note=f"||7 grad log pi(a2|s1)|| = {float(sizes[0]):.4g} against "
+        f"||5 grad log pi(a2|s2)|| = {float(sizes[1]):.4g}",
     )
 
 

@@ -26,7 +26,13 @@ from pgtheory.envs.finite import (
 )
 from pgtheory.estimators import discounted_reward_to_go
 from pgtheory.policies import SoftmaxPolicy
-from pgtheory.stats import Finding, Outcome, all_hold, exact_comparison, proportionality_check
+from pgtheory.stats import (
+    Finding,
+    all_hold,
+    exact_bound,
+    exact_comparison,
+    proportionality_check,
+)
 
 SEED_003 = "003_406e58457e86a039.txt"
 SOFTMAX_SECTION = "Illustration: Softmax Policy for Discrete Actions"
@@ -501,13 +507,11 @@ PRINT_TOLERANCE = 0.005  # values printed to two decimals
 def printed_normalised(normalise) -> Finding:
     computed = normalise(torch.tensor(PRINTED_RAW, dtype=torch.float64))
     error = float((computed - torch.tensor(PRINTED_NORMALISED, dtype=torch.float64)).abs().max())
-    return Finding(
-        Outcome.SUPPORTS if error <= PRINT_TOLERANCE else Outcome.REFUTES,
-        "computed values against the printed ones (2 decimals)",
-        estimate=[round(float(v), 4) for v in computed],
-        reference=PRINTED_NORMALISED,
-        statistic=error,
-        resolution=PRINT_TOLERANCE,
+    return exact_bound(
+        error,
+        PRINT_TOLERANCE,
+        relation="at_most",
+        method="computed values against the printed ones (2 decimals): largest difference",
         note=f"largest difference {error:.4f}",
     )
 

@@ -31,10 +31,10 @@ from pgtheory.envs.stateless import Experiment, simulate
 from pgtheory.moments import Moments
 from pgtheory.stats import (
     Finding,
-    Outcome,
     all_hold,
     equivalence_test,
     exact_comparison,
+    exact_properties,
     mean_below_test,
     mean_equality_test,
     proportion_test,
@@ -699,13 +699,12 @@ def sparse_forms(other: sp.Basic):
         squared = sp.solveset(x**2 < sp.Rational(1, 4), x, sp.S.Reals)
         caption = sp.solveset(other, x, sp.S.Reals)
         listed = sp.solveset((-(x**2) / 2 > tol).subs(tol, -sp.Rational(1, 8)), x, sp.S.Reals)
-        same = squared == caption == listed
-        return Finding(
-            outcome=Outcome.SUPPORTS if same else Outcome.REFUTES,
+        return exact_properties(
+            [] if squared == caption == listed else ["the three conditions are different sets"],
             method="sympy solveset of each condition",
+            checked=f"(w-w*)^2 < 0.25: {squared}; caption: {caption}; -L > tol with tol = -1/8: {listed}",
             estimate=str(caption),
             reference=str(squared),
-            note=f"(w-w*)^2 < 0.25: {squared}; caption: {caption}; -L > tol with tol = -1/8: {listed}",
         )
 
     return run_check

@@ -19,7 +19,7 @@ from pgtheory.context import Context
 from pgtheory.envs.stateless import quadratic_loss, randomised_reward, true_reward
 from pgtheory.estimators import clip_by_norm
 from pgtheory.policies import GaussianPolicy
-from pgtheory.stats import Finding, Outcome, all_hold, exact_comparison
+from pgtheory.stats import Finding, all_hold, exact_comparison, exact_properties
 from pgtheory.symbolic import gaussian_expectation, gaussian_log_density, identity_check
 
 SEED_000 = "000_6d22ed7e183469a6.txt"
@@ -69,13 +69,15 @@ def argmax_of_objective(reward: Callable[[np.ndarray], np.ndarray]) -> Finding:
     mu_, sigma_ = np.meshgrid(MU_GRID, SIGMA_GRID, indexing="ij")
     J = smoothed(reward, mu_, sigma_)
     i, j = np.unravel_index(np.argmax(J), J.shape)
-    at_limit = MU_GRID[i] == W_STAR and j == 0
-    return Finding(
-        Outcome.SUPPORTS if at_limit else Outcome.REFUTES,
-        "grid search of J over (mu, sigma), Gauss-Hermite quadrature",
+    failures = [] if MU_GRID[i] == W_STAR else [f"the argmax has mu = {MU_GRID[i]:.2f}, not w*"]
+    failures += [] if j == 0 else [f"the argmax has sigma = {SIGMA_GRID[j]:.3g}, not the smallest"]
+    return exact_properties(
+        failures,
+        method="grid search of J over (mu, sigma), Gauss-Hermite quadrature",
+        checked=f"argmax at mu = {MU_GRID[i]:.2f}, sigma = {SIGMA_GRID[j]:.3g}",
+        values=J,
         estimate=[float(MU_GRID[i]), float(SIGMA_GRID[j])],
         reference=[W_STAR, float(SIGMA_GRID[0])],
-        note=f"argmax at mu = {MU_GRID[i]:.2f}, sigma = {SIGMA_GRID[j]:.3g}",
     )
 
 

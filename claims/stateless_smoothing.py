@@ -12,7 +12,7 @@ from pgtheory.claim import Claim, Kind, Source, Verdict, check, negative_control
 from pgtheory.context import Context
 from pgtheory.envs.stateless import sparse_reward
 from pgtheory.policies import GaussianPolicy
-from pgtheory.stats import Finding, Outcome, all_hold
+from pgtheory.stats import Finding, all_hold, exact_bound, exact_properties
 from pgtheory.symbolic import gaussian_expectation, gaussian_log_density, identity_check
 
 SEED_000 = "000_6d22ed7e183469a6.txt"
@@ -126,73 +126,90 @@ DOUBLE_WELL = {
     )
 }
 
-SIGMAS = np.linspace(0.05, 3.0, 60)
-PSIS = np.linspace(np.log(0.05), np.log(3.0), 60)
-
-
-def least_second_difference(smoothed_loss, mus: np.ndarray) -> tuple[float, str]:
-    """The most negative second difference of E[L] along sigma and along log sigma, and where."""
-    worst, where = math.inf, ""
-    for label, grid in (("sigma", SIGMAS), ("log sigma", PSIS)):
-        s = grid if label == "sigma" else np.exp(grid)
-        values = smoothed_loss(mus[:, None], s[None, :])
-        second = values[:, 2:] - 2 * values[:, 1:-1] + values[:, :-2]
-        scale = np.abs(values).max()
-        i, j = np.unravel_index(np.argmin(second), second.shape)
-        if second[i, j] / scale < worst:
-            worst, where = second[i, j] / scale, f"mu = {mus[i]:.2f}, {label} = {grid[j + 1]:.3g}"
-    return float(worst), where
-
-
+SIGMAS = np.linspace(0.1, 3.0, 30)
 MUS = np.linspace(W_STAR - 2, W_STAR + 2, 9)
-TOLERANCE = 1e-9
+STEP = 0.05  # step of the second differences, in mu and in the scale parameter
+DIRECTIONS = 16  # directions of the second differences in the (mu, scale) plane
+TOLERANCE = 1e-9  # relative to the values differenced: rounding of closed forms and quadrature
 
 
-def nonconvexity_in_sigma(ctx: Context) -> Finding:
-    """The claim says -J can be nonconvex in sigma for convex L: look for a negative second
-    difference of E[L] on grids of sigma and log sigma, for five convex losses."""
-    results = {name: least_second_difference(f, MUS) for name, f in CONVEX_SMOOTHED_LOSSES.items()}
-    nonconvex = {k: v for k, v in results.items() if v[0] < -TOLERANCE}
-    worst = min(results.values())
-    if nonconvex:
-        return Finding(
-            Outcome.SUPPORTS,
-            "second differences on grids",
-            estimate=worst[0],
-            note=f"nonconvex: {nonconvex}",
-        )
-    return Finding(
-        Outcome.REFUTES,
-        "second differences of E[L(mu + sigma Z)] on grids of sigma and log sigma",
-        estimate=worst[0],
-        reference=0.0,
-        resolution=TOLERANCE,
-        note=f"convex in sigma and in log sigma for all {len(results)} convex losses and 9 values "
-        f"of mu; least relative second difference {worst[0]:.2e} at {worst[1]}",
+def least_curvature(smoothed_loss, mus: np.ndarray) -> tuple[float, str]:
+    """The least second difference f(x + h d) - 2 f(x) + f(x - h d) of f = E[L(mu + sigma Z)]
+    over grid points x and directions d, jointly in (mu, sigma) and in (mu, psi = log sigma)
+    (000's parametrisation), relative to the values differenced, and where it occurs. A convex
+    f has every such difference >= 0; one below 0 is an exact witness of nonconvexity."""
+    worst, where = math.inf, ""
+    m, x = np.meshgrid(mus, np.log(SIGMAS), indexing="ij")
+    for label, t, to_sigma in (("sigma", np.exp(x), lambda t: t), ("psi", x, np.exp)):
+        centre = smoothed_loss(m, to_sigma(t))
+        for angle in np.linspace(0, np.pi, DIRECTIONS, endpoint=False):
+            dm, dt = STEP * np.cos(angle), STEP * np.sin(angle)
+            ahead = smoothed_loss(m + dm, to_sigma(t + dt))
+            behind = smoothed_loss(m - dm, to_sigma(t - dt))
+            size = np.abs(ahead) + 2 * np.abs(centre) + np.abs(behind)
+            relative = (ahead - 2 * centre + behind) / np.maximum(size, 1e-300)
+            i, j = np.unravel_index(np.argmin(relative), relative.shape)
+            if relative[i, j] < worst:
+                worst = float(relative[i, j])
+                where = (
+                    f"mu = {mus[i]:.2f}, sigma = {SIGMAS[j]:.3g}, direction "
+                    f"{np.degrees(angle):.0f} deg in (mu, {label})"
+                )
+    return worst, where
+
+
+def nonconvex_for_some_convex_loss(ctx: Context) -> Finding:
+    """The statement: for some convex L, -J has negative curvature in (mu, sigma) or in
+    (mu, log sigma). Searched over five convex losses on a grid."""
+    results = {name: least_curvature(f, MUS) for name, f in CONVEX_SMOOTHED_LOSSES.items()}
+    name, (worst, where) = min(results.items(), key=lambda kv: kv[1][0])
+    return exact_bound(
+        worst,
+        -TOLERANCE,
+        relation="below",
+        method="least directional second difference of E[L(mu + sigma Z)], joint in "
+        "(mu, sigma) and (mu, log sigma)",
+        note=f"least relative second difference {worst:.2e} for {name} at {where}, over "
+        f"{len(results)} convex losses",
     )
 
 
-def quadratic_convexity_symbolic(ctx: Context) -> Finding:
-    """For L = 1/2 (w - w*)^2: d^2(-J)/d sigma^2 = 1 > 0 (sympy): -J is convex, J is not 'nonconvex'."""
-    neg_J = gaussian_expectation((w - w_star) ** 2 / 2, w, mu, sigma)
-    finding = identity_check(sp.diff(neg_J, sigma, 2), sp.Integer(1))
-    return Finding(
-        Outcome.REFUTES if finding.outcome == Outcome.SUPPORTS else Outcome.INCONCLUSIVE,
-        finding.method,
-        estimate=finding.estimate,
-        note="d^2(-J)/d sigma^2 = 1: -J is convex in sigma for the quadratic L",
+m_, s_, c_ = sp.symbols("m s c", nonnegative=True)
+psi = sp.Symbol("psi", real=True)
+
+
+def nonconvex_in_quartic_family(ctx: Context) -> Finding:
+    """The statement for the family L = (w - w*)^2 / 2 + c (w - w*)^4, c >= 0: -J has negative
+    curvature somewhere in (mu, psi = log sigma). With m = mu - w*, s = e^psi, the Hessian's
+    trace and determinant are polynomials in (m, s, c); nonnegative coefficients certify
+    that both are >= 0 everywhere, i.e. the Hessian is positive semidefinite."""
+    w_ = sp.Symbol("w", real=True)
+    neg_J = gaussian_expectation(
+        w_**2 / 2 + c_ * w_**4, w_, m_, sigma
+    ).subs(sigma, sp.exp(psi))
+    hessian = sp.hessian(neg_J, (m_, psi)).subs(sp.exp(psi), s_)
+    hessian = hessian.applyfunc(lambda e: sp.expand(e.subs(sp.exp(2 * psi), s_**2)))
+    failures = []
+    for label, expr in (("trace", hessian.trace()), ("determinant", hessian.det())):
+        poly = sp.Poly(sp.expand(expr), m_, s_, c_)
+        if all(coefficient >= 0 for coefficient in poly.coeffs()):
+            failures.append(f"the {label} has only nonnegative coefficients (>= 0 everywhere)")
+    return exact_properties(
+        [] if len(failures) < 2 else [*failures, "so -J is convex in (mu, log sigma)"],
+        method="sympy: Hessian of -J in (mu, log sigma), coefficients of its trace and determinant",
+        checked="a coefficient of the trace or determinant is negative: curvature can be negative",
     )
 
 
-def double_well_convexity(ctx: Context) -> Finding:
-    """Control: 'E[L] is convex in sigma' for the nonconvex L = (w^2 - 1)^2 must be refuted."""
-    worst, where = least_second_difference(next(iter(DOUBLE_WELL.values())), np.linspace(-1, 1, 9))
-    return Finding(
-        Outcome.REFUTES if worst < -TOLERANCE else Outcome.SUPPORTS,
-        "second differences on grids",
-        estimate=worst,
-        reference=0.0,
-        resolution=TOLERANCE,
+def double_well_is_convex(ctx: Context) -> Finding:
+    """Control: the same curvature search must find the negative curvature of the nonconvex
+    L = (w^2 - 1)^2 (the slip: reading 'convex' where L is not)."""
+    worst, where = least_curvature(next(iter(DOUBLE_WELL.values())), np.linspace(-1, 1, 9))
+    return exact_bound(
+        worst,
+        -TOLERANCE,
+        relation="at_least",
+        method="least directional second difference, as in the check",
         note=f"least relative second difference {worst:.2e} at {where}",
     )
 
@@ -211,17 +228,25 @@ J_NONCONVEX = Claim(
     conditions="Convexity of the minimisation problem, i.e. of -J (J is maximised).",
     expected=Verdict.REFUTED,
     reading="For convex L, (mu, sigma) -> L(mu + sigma z) is convex for every z (an affine map "
-    "into a convex function), so -J = E[L(mu + sigma Z)] is jointly convex in (mu, sigma), and "
-    "also convex in log sigma (it is nondecreasing in sigma). Nonconvexity needs a nonconvex L.",
+    "into a convex function), so -J = E[L(mu + sigma Z)] is jointly convex in (mu, sigma). It is "
+    "also nondecreasing in sigma (Z is symmetric), and sigma = e^psi is convex in psi, so -J is "
+    "jointly convex in (mu, psi) too, 000's own parametrisation. 'Generally nonconvex' is "
+    "therefore false for every convex L; nonconvexity needs a nonconvex L.",
     checks=(
-        check("quadratic L (sympy)", Kind.SYMBOLIC, quadratic_convexity_symbolic),
         check(
-            "five convex L, sigma and log sigma grids (closed forms, quadrature)",
+            "L = (w - w*)^2/2 + c (w - w*)^4, c >= 0: negative curvature in (mu, log sigma) (sympy)",
+            Kind.SYMBOLIC,
+            nonconvex_in_quartic_family,
+        ),
+        check(
+            "five convex L: negative curvature in (mu, sigma) or (mu, log sigma) (closed forms, quadrature)",
             Kind.EXACT,
-            nonconvexity_in_sigma,
+            nonconvex_for_some_convex_loss,
         ),
         negative_control(
-            "'convex in sigma' for the double well (w^2 - 1)^2", Kind.EXACT, double_well_convexity
+            "'convex' for the double well (w^2 - 1)^2, same curvature search",
+            Kind.EXACT,
+            double_well_is_convex,
         ),
     ),
 )

@@ -18,7 +18,7 @@ from pgtheory.claim import (
     negative_control,
 )
 from pgtheory.context import Context
-from pgtheory.stats import Finding, Outcome, exact_comparison
+from pgtheory.stats import Finding, exact_comparison, exact_properties
 
 SEED_003 = "003_406e58457e86a039.txt"
 BATCH_SIZE, LEARNING_RATE, STEPS = 64, 0.01, 20
@@ -355,11 +355,11 @@ def program_runs(
                 code = code.replace(*patch[index])
             program.append((index, code))
         failures = run_blocks(program, namespace, probe)
-        return Finding(
-            Outcome.REFUTES if failures else Outcome.SUPPORTS,
-            "blocks executed in order in one namespace",
+        return exact_properties(
+            failures,
+            method="blocks executed in order in one namespace",
+            checked=f"all {len(program)} block(s) ran",
             n=len(program),
-            note="; ".join(failures) or f"all {len(program)} block(s) ran",
         )
 
     return run

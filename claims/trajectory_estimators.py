@@ -30,7 +30,7 @@ from pgtheory.envs.finite import (
 )
 from pgtheory.estimators import discounted_reward_to_go
 from pgtheory.policies import SoftmaxPolicy
-from pgtheory.stats import Finding, Outcome, all_hold, exact_comparison
+from pgtheory.stats import Finding, all_hold, exact_bound, exact_comparison
 
 SEED_001, SEED_002, SEED_003 = (
     "001_dfff2308e2bb0704.txt",
@@ -419,12 +419,11 @@ def variance_reduction_on(
             for m, lg in cases(ctx)
         ]
         worst = max(ratios)
-        return Finding(
-            Outcome.SUPPORTS if worst < 1 else Outcome.REFUTES,
-            "exact variances by enumeration",
-            estimate=worst,
-            reference=1.0,
-            n=len(ratios),
+        return exact_bound(
+            worst,
+            1.0,
+            relation="below",
+            method="exact variances by enumeration: the largest ratio over the MDPs",
             note=f"Var(reward-to-go)/Var(full return): largest {worst:.4g}, smallest {min(ratios):.4g}, "
             f"{sum(r < 1 for r in ratios)} of {len(ratios)} MDPs reduced",
         )

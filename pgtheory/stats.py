@@ -282,6 +282,59 @@ def exact_comparison(
     )
 
 
+_RELATIONS = {
+    "below": lambda v, b, m: v < b - m,
+    "at_most": lambda v, b, m: v <= b + m,
+    "above": lambda v, b, m: v > b + m,
+    "at_least": lambda v, b, m: v >= b - m,
+}
+
+
+def exact_bound(
+    value: float,
+    bound: float,
+    *,
+    relation: str,
+    margin: float = 0.0,
+    method: str = "exact computation in float64",
+    note: str = "",
+) -> Finding:
+    """Decide "``value`` is below / at most / above / at least ``bound``" for exactly computed
+    numbers (no sampling error): supports when the relation holds, by more than ``margin``
+    for the strict ones and within it for the others; refutes otherwise."""
+    if relation not in _RELATIONS:
+        raise ValueError(f"unknown relation {relation!r}")
+    if stop := undecidable(method, value=value, bound=bound):
+        return stop
+    value, bound = float(value), float(bound)
+    holds = _RELATIONS[relation](value, bound, margin)
+    return Finding(
+        Outcome.SUPPORTS if holds else Outcome.REFUTES,
+        method,
+        estimate=value,
+        reference=bound,
+        resolution=margin or None,
+        note=note or f"{value:.6g} {relation.replace('_', ' ')} {bound:.6g}: "
+        f"{'holds' if holds else 'fails'}",
+    )
+
+
+def exact_properties(
+    failures: Sequence[str], *, method: str, checked: str, values: Any = None, **fields: Any
+) -> Finding:
+    """Decide a conjunction of exactly checked properties: supports when none failed,
+    refutes naming those that did. ``checked`` says what was checked; ``values`` (optional)
+    are the numbers the properties were computed from, so that NaN decides nothing."""
+    if values is not None and (stop := undecidable(method, values=values)):
+        return stop
+    return Finding(
+        Outcome.REFUTES if failures else Outcome.SUPPORTS,
+        method,
+        note="; ".join(failures) or checked,
+        **fields,
+    )
+
+
 def binomial_interval(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
     """Clopper-Pearson interval of a success probability."""
     ci = sps.binomtest(successes, trials).proportion_ci(confidence, method="exact")

@@ -139,3 +139,37 @@ def test_discovery_of_a_user_folder(tmp_path):
     assert [c.id for c in claims] == ["042-two-plus-two"]
     assert run_claim(claims[0]).verdict == Verdict.CONFIRMED
     assert select(claims, "two") == claims and select(claims, "three") == []
+
+
+def test_a_check_is_seeded_by_its_stream_key_not_its_display_name():
+    """Rewording a check's name with the old name as its key keeps its numbers."""
+    import torch
+
+    def draw(ctx):
+        return Finding(S, "draw", estimate=float(torch.rand(1, generator=ctx.generator)))
+
+    ctl = negative_control("ctl", Kind.EXACT, _finding(R))
+    before = Claim("042-k", "t", "s", SOURCE, "c", Verdict.CONFIRMED, (check("old", Kind.EXACT, draw), ctl))
+    renamed = Claim("042-k", "t", "s", SOURCE, "c", Verdict.CONFIRMED, (check("new words", Kind.EXACT, draw, key="old"), ctl))
+    reseeded = Claim("042-k", "t", "s", SOURCE, "c", Verdict.CONFIRMED, (check("new words", Kind.EXACT, draw), ctl))
+    a, b, c = (run_claim(x).evidence[0].finding.estimate for x in (before, renamed, reseeded))
+    assert a == b != c
+
+
+def test_calibrate_counts_verdicts_over_seeds():
+    from pgtheory.verify import calibrate
+
+    checks = (check("a", Kind.EXACT, _finding(S)), negative_control("b", Kind.EXACT, _finding(R)))
+    claim = Claim("042-cal", "t", "s", SOURCE, "c", Verdict.CONFIRMED, checks)
+    table = calibrate([claim], seeds=[0, 1, 2])
+    assert sorted(table["042-cal"]) == [0, 1, 2]
+    assert {r.verdict for r in table["042-cal"].values()} == {Verdict.CONFIRMED}
+
+
+def test_train_choices_are_the_registered_algorithms():
+    from pgtheory.algos import ALGORITHMS
+    from pgtheory.cli import _parser
+
+    train = _parser()._subparsers._group_actions[0].choices["train"]
+    algo = next(a for a in train._actions if a.dest == "algo")
+    assert sorted(algo.choices) == sorted(ALGORITHMS)

@@ -16,3 +16,47 @@ def test_report_is_self_contained_and_shows_every_claim():
         assert f'id="{c.id}"' in html
         assert c.sources[0].quote.replace('"', "&#34;") in html or c.sources[0].quote in html
     assert html.count("<svg") >= 2
+
+
+def test_results_document_keeps_its_published_contract():
+    """results.json is a contract: a real run validates against the shipped schema, and every
+    statistical check keeps its numbers at the check level."""
+    from pgtheory.report.results import strict_json
+    from pgtheory.runs import schema_errors
+
+    claims = select(discover([CLAIMS_DIR]), "001-score-zero-mean,001-traj-factorisation")
+    document = strict_json(results_document(verify(claims, quick=True)))
+    assert schema_errors(document, "results") == []
+    checks = [e for c in document["claims"] for e in c["checks"]]
+    mean_tests = [e for e in checks if e.get("figure") == "deviation"]
+    assert mean_tests
+    for e in mean_tests:
+        assert {"estimate", "reference", "statistic", "p_value", "ci", "n"} <= set(e)
+        assert {"false_alarm", "resolution", "seconds"} <= set(e)
+    broken = {**document, "claims": [{**document["claims"][0], "verdict": "maybe"}]}
+    assert schema_errors(broken, "results")
+
+
+def test_a_training_run_document_round_trips():
+    from pgtheory.runs import TrainingRun
+
+    document = {
+        "algo": "ppo",
+        "env": "CartPole-v1",
+        "device": "cpu",
+        "max_steps": 100,
+        "seeds": [{"seed": 0, "solved": True, "final_eval_return": 500.0,
+                   "curve": [[10, 0.5, 500.0]], "steps_to_solve": 10, "seconds_to_solve": 0.5}],
+        "aggregate": {
+            "solved_fraction": 1.0,
+            "solved_fraction_ci": [0.025, 1.0],
+            "final_eval_return": {"iqm": 500.0, "ci": None, "n": 1},
+            "steps_to_solve": {"iqm": 10.0, "ci": None, "n": 1},
+            "seconds_to_solve": {"iqm": 0.5, "ci": None, "n": 1},
+        },
+        "config": {"lr": 0.002},
+    }
+    run = TrainingRun.from_dict(document)
+    assert run.extra == {"config": {"lr": 0.002}}
+    assert TrainingRun.from_dict(run.to_dict()) == run
+    assert {**run.to_dict(), "interrupted": False} == {**document, "interrupted": False}

@@ -7,6 +7,7 @@ import pytest
 import torch
 from scipy import stats as sps
 
+from pgtheory import stats
 from pgtheory.moments import Moments
 from pgtheory.montecarlo import make_generator, monte_carlo_mean_test
 from pgtheory.stats import (
@@ -172,3 +173,21 @@ def test_proportion_test_power_matches_simulation():
     assert abs(supported - power) < 0.03
     assert proportion_test_power(60, 0.5, 0.5, false_alarm=0.01) <= 0.005
     assert proportion_test_power(60, 0.5, 0.9, false_alarm=0.01) > power
+
+
+def test_bootstrap_interval_is_seeded_and_covers_the_statistic():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(0, 1, 200), rng.normal(1, 1, 300)
+    diff = lambda a, b, axis: np.median(a, axis) - np.median(b, axis)  # noqa: E731
+    lo, hi = stats.bootstrap_interval(diff, (x, y), seed=7)
+    assert lo < np.median(x) - np.median(y) < hi < 0
+    assert stats.bootstrap_interval(diff, (x, y), seed=7) == (lo, hi)
+    assert stats.bootstrap_interval(diff, (x, y), seed=8) != (lo, hi)
+    band_lo, band_hi = stats.bootstrap_interval(stats.interquartile_mean, (rng.normal(size=(20, 5)),), seed=1)
+    assert band_lo.shape == band_hi.shape == (5,) and (band_lo < band_hi).all()
+
+
+def test_iqm_gives_no_interval_from_fewer_than_three_seeds():
+    assert stats.iqm_with_interval([13.5], seed=0)["ci"] is None
+    assert stats.iqm_with_interval([13.5, 14.0], seed=0)["ci"] is None
+    assert stats.iqm_with_interval([1.0, 2.0, 3.0], seed=0)["ci"] is not None
