@@ -16,12 +16,11 @@ from pgtheory.envs.finite import (
     discounted_return,
     enumerate_trajectories,
     exact_policy_gradient,
-    log_dynamics,
-    log_policy,
-    random_mdp,
+    random_cases,
     sample_trajectories,
     score_sum,
     to_device,
+    trajectory_probability,
 )
 from pgtheory.estimators import ema_of_past_rewards
 from pgtheory.policies import GaussianPolicy, SoftmaxPolicy
@@ -104,7 +103,7 @@ STATE_BASELINE_UNBIASED = Claim(
     r"\ \Rightarrow\ \mathbb{E}[\nabla_\theta \log \pi_\theta(a\mid s)(R - b(s))] = \nabla_\theta J",
     sources=(
         Source(
-            "001_dfff2308e2bb0704.txt",
+            "001",
             "The Quest for the Optimal Baseline",
             "A baseline is guaranteed to be unbiased if it only depends on the state",
         ),
@@ -138,10 +137,7 @@ CONSTANT_BASELINES = (0.0, 7.5, -20.0)
 
 
 def small_mdp(seed: int):
-    gen = torch.Generator().manual_seed(seed)
-    mdp = random_mdp(num_states=3, num_actions=2, horizon=3, generator=gen)
-    logits = torch.randn(3, 2, generator=gen, dtype=torch.float64)
-    return mdp, logits
+    return next(random_cases(torch.Generator().manual_seed(seed), 1))
 
 
 def constant_baseline_exact(ctx: Context) -> Finding:
@@ -151,7 +147,7 @@ def constant_baseline_exact(ctx: Context) -> Finding:
         mdp, logits = small_mdp(ctx.seed + k)
         traj = enumerate_trajectories(mdp)
         policy = SoftmaxPolicy(logits)
-        prob = (log_dynamics(mdp, traj) + log_policy(policy, traj)).exp()
+        prob = trajectory_probability(mdp, policy, traj)
         ret, scores = discounted_return(mdp, traj), score_sum(policy, traj)
         grad = exact_policy_gradient(mdp, logits)
         findings += [
@@ -189,7 +185,7 @@ CONSTANT_BASELINE_UNBIASED = Claim(
     r" = \nabla_\theta J(\theta)\quad \forall b \in \mathbb{R}",
     sources=(
         Source(
-            "002_1b7ba2deb061a988.txt",
+            "002",
             "5.2. Baselines",
             "Subtracting a constant baseline **does not bias** the estimator",
         ),
@@ -260,7 +256,7 @@ EMA_BASELINE_UNBIASED = Claim(
     r"\quad b_t = \mathrm{EMA}(R(w_0), \dots)",
     sources=(
         Source(
-            "000_6d22ed7e183469a6.txt",
+            "000",
             "Variance Reduction",
             "One way to estimate $V^{\\pi\\_\\theta}$ online is using an exponential moving average of rewards.",
         ),

@@ -81,7 +81,7 @@ IS_IDENTITY = Claim(
     r"\Big[\frac{P_\theta(\tau)}{P_{\bar\theta}(\tau)} f(\tau)\Big]",
     sources=(
         Source(
-            "002_1b7ba2deb061a988.txt",
+            "002",
             "6.1. Why On-Policy",
             "IS adjusts expectations under the new policy using samples from a different policy",
         ),

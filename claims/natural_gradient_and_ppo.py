@@ -18,7 +18,6 @@ from pgtheory.stats import (
 )
 from pgtheory.symbolic import identity_check
 
-SEED_002, SEED_004 = "002_1b7ba2deb061a988.txt", "004_2cb30ec7095a07ef.txt"
 K = 4  # actions of the bandit policies below
 
 
@@ -64,7 +63,7 @@ FISHER_DEF = Claim(
     id="002-fisher-def",
     title="The Fisher information F = E[grad log pi grad log pi^T]",
     statement=r"F = \mathbb{E}_{\pi_\theta}\big[\nabla_\theta \log \pi_\theta\, \nabla_\theta \log \pi_\theta^T\big] = -\mathbb{E}_{\pi_\theta}\big[\nabla^2_\theta \log \pi_\theta\big]",
-    sources=(Source(SEED_002, "8.2. Natural Policy Gradient", "Fisher Information Matrix (FIM):"),),
+    sources=(Source("002", "8.2. Natural Policy Gradient", "Fisher Information Matrix (FIM):"),),
     conditions="A regular family (softmax here).",
     expected=Verdict.CONFIRMED,
     reading="The definition agrees with the curvature form of the information identity.",
@@ -116,7 +115,7 @@ KL_QUADRATIC = Claim(
     title="KL(pi_theta' || pi_theta) ~ 1/2 (theta' - theta)^T F (theta' - theta)",
     statement=r"D_{KL}(\pi_{\theta'} \| \pi_{\theta}) = \tfrac{1}{2} (\theta' - \theta)^T F (\theta' - \theta) + O(\|\theta' - \theta\|^3)",
     sources=(
-        Source(SEED_002, "8.2. Natural Policy Gradient", "Constrain divergence (KL) between"),
+        Source("002", "8.2. Natural Policy Gradient", "Constrain divergence (KL) between"),
     ),
     conditions="theta' near theta.",
     expected=Verdict.CONFIRMED,
@@ -182,7 +181,7 @@ NPG_INVARIANCE = Claim(
     statement=r"\theta = A\phi:\quad A\, F_\phi^{-1} \nabla_\phi J = F_\theta^{-1} \nabla_\theta J",
     sources=(
         Source(
-            SEED_002,
+            "002",
             "8.2. Natural Policy Gradient",
             "Rescale gradients so updates are equal in **policy space**, not **parameter space**.",
         ),
@@ -239,7 +238,7 @@ GAE = Claim(
     title="GAE: A_t = sum_l (gamma lambda)^l delta_{t+l}; lambda = 0 is the TD error, lambda = 1 the Monte Carlo advantage",
     statement=r"\delta_t = r_t + \gamma V(s_{t+1}) - V(s_t),\quad \hat{A}_t = \sum_{l=0}^{\infty} (\gamma\lambda)^l \delta_{t+l}",
     sources=(
-        Source(SEED_004, "Proximal Policy Optimization (PPO)", "GAE (Advantage Estimation):"),
+        Source("004", "Proximal Policy Optimization (PPO)", "GAE (Advantage Estimation):"),
     ),
     conditions="An episode that terminates (V = 0 after the end).",
     expected=Verdict.CONFIRMED,
@@ -293,7 +292,7 @@ PPO_CLIP = Claim(
     statement=r"L^{\text{CLIP}} = \mathbb{E}_t\big[\min\big(r_t\hat{A}_t,\, \operatorname{clip}(r_t, 1-\epsilon, 1+\epsilon)\hat{A}_t\big)\big]",
     sources=(
         Source(
-            SEED_004,
+            "004",
             "Proximal Policy Optimization (PPO)",
             "use a clipped surrogate objective to constrain large policy updates",
         ),
@@ -359,7 +358,7 @@ PPO_TOTAL_LOSS = Claim(
     statement=r"L(\theta) = -L^{\text{CLIP}}(\theta) + c_1\,\mathbb{E}_t\big[(V_{\theta}(s_t)-R_t)^2\big] - c_2\,\mathbb{E}_t\big[S[\pi_{\theta}](s_t)\big]",
     sources=(
         Source(
-            SEED_004,
+            "004",
             "Proximal Policy Optimization (PPO)",
             "Total loss (value + entropy regularization):",
         ),

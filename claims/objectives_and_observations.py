@@ -13,28 +13,21 @@ from pgtheory.envs.finite import (
     expected_return,
     finite_horizon_values,
     log_dynamics,
-    log_policy,
+    random_cases,
     random_mdp,
     sample_trajectories,
     to_device,
     trajectory_expectation,
+    trajectory_probability,
 )
-from pgtheory.envs.tabular import TabularMDP, objective
+from pgtheory.envs.tabular import TabularMDP
+from pgtheory.envs.tabular import expected_return as tabular_expected_return
 from pgtheory.policies import SoftmaxPolicy
 from pgtheory.stats import Finding, exact_bound, exact_comparison
 
-SEED_001, SEED_002, SEED_003 = (
-    "001_dfff2308e2bb0704.txt",
-    "002_1b7ba2deb061a988.txt",
-    "003_406e58457e86a039.txt",
-)
-
 
 def random_case(ctx: Context, horizon: int = 4, states: int = 3):
-    gen = ctx.cpu_generator()
-    return random_mdp(states, 2, horizon, gen), torch.randn(
-        states, 2, generator=gen, dtype=torch.float64
-    )
+    return next(random_cases(ctx.cpu_generator(), 1, states=states, horizon=horizon))
 
 
 # --- 001-traj-objective, 002-mc-objective, 001-traj-count-exponential -----------------------------
@@ -46,7 +39,7 @@ def objective_by_trajectories(uniform_weights: bool):
     def run(ctx: Context) -> Finding:
         mdp, logits = random_case(ctx)
         traj = enumerate_trajectories(mdp)
-        prob = (log_dynamics(mdp, traj) + log_policy(SoftmaxPolicy(logits), traj)).exp()
+        prob = trajectory_probability(mdp, SoftmaxPolicy(logits), traj)
         if uniform_weights:
             prob = torch.full_like(prob, 1 / len(prob))
         V, _ = finite_horizon_values(mdp, logits)
@@ -61,7 +54,7 @@ TRAJ_OBJECTIVE = Claim(
     statement=r"J(\theta) = \mathbb{E}_{\tau \sim \pi_\theta}[R(\tau)] = \sum_{\tau} P(\tau\mid \theta) R(\tau)",
     sources=(
         Source(
-            SEED_001,
+            "001",
             "Problem Setting",
             "we do this indirectly by maximising the expected return over trajectories",
         ),
@@ -106,7 +99,7 @@ MC_OBJECTIVE = Claim(
     statement=r"J(\theta) \approx \frac{1}{N} \sum_{i=1}^N \sum_{t=1}^T R(s_{i,t}, a_{i,t})",
     sources=(
         Source(
-            SEED_002,
+            "002",
             "2.1. Evaluating the Objective",
             "More samples lead to a more accurate estimate.",
         ),
@@ -148,7 +141,7 @@ TRAJ_COUNT_EXPONENTIAL = Claim(
     title="The number of trajectories grows exponentially with their length",
     statement=r"|\{\tau\}| = (|S|\,|A|)^{H}",
     sources=(
-        Source(SEED_001, "Policy Gradient Theorem", "grows exponentially with trajectory length"),
+        Source("001", "Policy Gradient Theorem", "grows exponentially with trajectory length"),
     ),
     conditions="All transitions possible (dense dynamics).",
     expected=Verdict.CONFIRMED,
@@ -193,7 +186,7 @@ LT_LOSS_SIGN = Claim(
     statement=r"L_t = R_t \cdot (-\log \pi_\theta(a_t | s_t)),\quad -\nabla_\theta L_t = R_t \nabla_\theta \log \pi_\theta(a_t|s_t)",
     sources=(
         Source(
-            SEED_003,
+            "003",
             "Calculating loss and backpropagation. That is the core learning step.",
             "The loss per timestep",
         ),
@@ -249,7 +242,7 @@ POMDP = Claim(
     statement=r"\nabla_\phi J(\phi) = \mathbb{E}\Big[R(\tau) \sum_t \nabla_\phi \log \pi_\phi(a_t|o_t)\Big]",
     sources=(
         Source(
-            SEED_002,
+            "002",
             "3.3. Partial Observability",
             "Policy gradients apply to POMDPs with minimal change",
         ),
@@ -312,7 +305,7 @@ def best_values(observed: bool) -> tuple[float, float, float]:
     def value(p_right: np.ndarray) -> float:
         logits = torch.zeros(4, 2, dtype=torch.float64)
         logits[:3, RIGHT] = torch.tensor(np.log(p_right / (1 - p_right)), dtype=torch.float64)
-        return float(objective(mdp, logits))
+        return float(tabular_expected_return(mdp, logits))
 
     if not observed:
         deterministic = max(value(np.full(3, p)) for p in (1e-12, 1 - 1e-12))
@@ -348,7 +341,7 @@ STOCHASTIC_POLICY_PARTIAL_OBS = Claim(
     statement=r"\max_{\pi \text{ stochastic}} J(\pi) > \max_{\pi \text{ deterministic}} J(\pi) \text{ for some POMDP (memoryless policies)}",
     sources=(
         Source(
-            SEED_003,
+            "003",
             "Policy based methods are better in the following settings:",
             "it can be optimal to use a stochastic policy",
         ),

@@ -27,12 +27,11 @@ from pgtheory.envs.finite import (
     score_sum,
     step_rewards,
     trajectory_expectation,
+    trajectory_probability,
 )
 from pgtheory.estimators import discounted_reward_to_go
 from pgtheory.policies import SoftmaxPolicy
 from pgtheory.stats import Finding, all_hold, exact_bound, exact_comparison, slope_test
-
-SEED_002, SEED_004 = "002_1b7ba2deb061a988.txt", "004_2cb30ec7095a07ef.txt"
 
 
 def cases(ctx: Context, count: int = 5, horizon: int = 3):
@@ -76,7 +75,7 @@ TRAJ_IS_WEIGHT_PRODUCT = Claim(
     id="002-traj-is-weight-product",
     title="Trajectory importance weights are products of per-step policy ratios",
     statement=r"\frac{P_{\theta'}(\tau)}{P_{\bar{\theta}}(\tau)} = \prod_{t=1}^T \frac{\pi_{\theta'}(a_t|s_t)}{\pi_{\bar{\theta}}(a_t|s_t)}",
-    sources=(Source(SEED_002, "6.2. Importance Sampling (IS)", "Importance weight:"),),
+    sources=(Source("002", "6.2. Importance Sampling (IS)", "Importance weight:"),),
     conditions="Both trajectory distributions share rho_0 and the dynamics; pi-bar > 0 on the trajectory.",
     expected=Verdict.CONFIRMED,
     reading="The initial-state and transition factors cancel.",
@@ -137,7 +136,7 @@ OFFPOLICY_FULL_WEIGHT = Claim(
     id="002-offpolicy-pg-full-weight",
     title="The off-policy policy gradient with full trajectory weights is exact",
     statement=r"\nabla_{\theta'} J(\theta') = \mathbb{E}_{\tau \sim P_{\bar{\theta}}} \Big[\Big(\prod_{t} \frac{\pi_{\theta'}(a_t|s_t)}{\pi_{\bar{\theta}}(a_t|s_t)}\Big) \Big(\sum_{t} \nabla_{\theta'} \log \pi_{\theta'}(a_t|s_t)\Big) R(\tau)\Big]",
-    sources=(Source(SEED_002, "6.2. Importance Sampling (IS)", "Policy gradient becomes:"),),
+    sources=(Source("002", "6.2. Importance Sampling (IS)", "Policy gradient becomes:"),),
     conditions="pi-bar > 0 wherever pi' > 0 (softmax policies).",
     expected=Verdict.CONFIRMED,
     reading="Importance sampling of the on-policy gradient over whole trajectories.",
@@ -159,7 +158,7 @@ OFFPOLICY_SINGLE_RATIO = Claim(
     statement=r"\nabla_{\theta} J(\theta) = \mathbb{E}_{\tau \sim \mu}\Big[\frac{\pi_{\theta}(a|s)}{\mu(a|s)} \nabla_{\theta} \log \pi_{\theta}(a|s) \, G_t \Big]",
     sources=(
         Source(
-            SEED_004,
+            "004",
             "Policy gradient methods generally include",
             "belongs to importance sampling (IS)",
         ),
@@ -206,7 +205,7 @@ def trajectory_is_identity(behaviour_covers: bool):
             returns = discounted_return(mdp, traj)
             is_estimate = (log_mu[support].exp() * weights * returns[support]).sum()
             target_mean = (
-                (log_dynamics(mdp, traj) + log_policy(SoftmaxPolicy(target), traj)).exp() * returns
+                trajectory_probability(mdp, SoftmaxPolicy(target), traj) * returns
             ).sum()
             findings.append(exact_comparison(is_estimate, target_mean))
         return all_hold(findings)
@@ -218,7 +217,7 @@ IS_IDENTITY_004 = Claim(
     id="004-is-identity",
     title="Importance sampling: E_p[f] = E_q[(p/q) f]",
     statement=r"\mathbb{E}_{x \sim p}[f(x)] = \mathbb{E}_{x \sim q}\Big[\frac{p(x)}{q(x)} f(x)\Big]",
-    sources=(Source(SEED_004, "Policy gradient methods generally include", "are the IS weights"),),
+    sources=(Source("004", "Policy gradient methods generally include", "are the IS weights"),),
     conditions="Left out by the document: q(x) > 0 wherever p(x) f(x) != 0. Off-policy: the "
     "behaviour policy must take every action the target policy may take.",
     expected=Verdict.CONDITIONAL,
@@ -296,7 +295,7 @@ IS_VARIANCE_EXPLODES = Claim(
     statement=r"\mathrm{Var}_\mu\Big[\prod_{t=1}^T \frac{\pi'(a_t|s_t)}{\mu(a_t|s_t)}\Big] \sim c^T,\ c > 1",
     sources=(
         Source(
-            SEED_002,
+            "002",
             "6.2. Importance Sampling (IS)",
             "Importance weights can explode or vanish exponentially",
         ),
@@ -360,7 +359,7 @@ FIRST_ORDER_APPROX = Claim(
     statement=r"\Big\|\mathbb{E}_{\bar\theta}\Big[\sum_t \tfrac{\pi_{\theta'}(a_t|s_t)}{\pi_{\bar\theta}(a_t|s_t)} \nabla \log\pi_{\theta'}(a_t|s_t) \hat Q_t\Big] - \nabla J(\theta')\Big\| = O(\|\theta' - \bar\theta\|)",
     sources=(
         Source(
-            SEED_002,
+            "002",
             "6.3. Approximations",
             "Ignore marginal state distributions to reduce variance.",
         ),

@@ -19,16 +19,12 @@ from pgtheory.claim import (
 from pgtheory.context import Context
 from pgtheory.envs.finite import (
     discounted_return,
-    random_mdp,
+    random_cases,
     score_sum,
     trajectory_expectation,
 )
 from pgtheory.policies import SoftmaxPolicy
 from pgtheory.stats import Finding, Outcome, all_hold, exact_bound, exact_comparison
-
-SEED_001 = "001_dfff2308e2bb0704.txt"
-SEED_002 = "002_1b7ba2deb061a988.txt"
-
 
 # A one-state bandit: actions a with probabilities pi(a), rewards R(a) (+ noise of variance
 # `noise`), and the scalar score g(a) = d log pi(a) / d theta_0 (001's "g_t as a scalar").
@@ -147,7 +143,7 @@ OPT_BASELINE_EQ7 = Claim(
     statement=r"b^*(s_t) = \frac{\mathbb{E}[g_t R_t \mid s_t]}{\mathbb{E}[g_t^2 \mid s_t]}",
     sources=(
         Source(
-            SEED_001,
+            "001",
             "The Quest for the Optimal Baseline",
             "The practical result is that the optimal baseline is the state-value function",
         ),
@@ -184,7 +180,7 @@ OPT_BASELINE_APPC = Claim(
     title="Appendix C: b* = E[g^2 R | s] / E[g^2 | s] minimises the variance",
     statement=r"b^*(s_t)=\frac{\mathbb{E}[g_t^2 R_t \mid s_t]}{\mathbb{E}[g_t^2\mid s_t]} = \arg\min_b \mathrm{Var}[(R_t - b) g_t \mid s_t]",
     sources=(
-        Source(SEED_001, "C. Optimal Baseline Derivation", "which gives the optimal baseline:"),
+        Source("001", "C. Optimal Baseline Derivation", "which gives the optimal baseline:"),
     ),
     conditions="Scalar g_t (one component at a time); b depends on s_t only.",
     expected=Verdict.CONFIRMED,
@@ -241,12 +237,12 @@ OPT_BASELINE_IS_V = Claim(
     statement=r"\frac{\mathbb{E}[g_t^2 R_t\mid s_t]}{\mathbb{E}[g_t^2\mid s_t]} \approx \mathbb{E}[R_t\mid s_t] = V^\pi(s_t)",
     sources=(
         Source(
-            SEED_001,
+            "001",
             "The Quest for the Optimal Baseline",
             "The practical result is that the optimal baseline is the state-value function",
         ),
         Source(
-            SEED_001,
+            "001",
             "C. Optimal Baseline Derivation",
             "this is not an exact result, but rather a pragmatic workaround.",
         ),
@@ -320,7 +316,7 @@ EXAMPLE_BASELINE_NUMBERS = Claim(
     statement=r"b(s_1) = \tfrac{12+7}{2} = 9.5,\ b(s_2) = \tfrac{2+5}{2} = 3.5,\ 7 - 9.5 = -2.5,\ 5 - 3.5 = 1.5",
     sources=(
         Source(
-            SEED_001, "Variance Reduction", "A simple baseline is the average reward for each state"
+            "001", "Variance Reduction", "A simple baseline is the average reward for each state"
         ),
     ),
     conditions="Rewards 12/7 in s1 and 2/5 in s2; the baseline is the average over actions (V under a uniform policy).",
@@ -390,7 +386,7 @@ RAW_EXAMPLE_UPDATE = Claim(
     id="001-raw-example-update",
     title="The raw REINFORCE update of the example: 7 grad log pi(a2|s1) + 5 grad log pi(a2|s2)",
     statement=r"\hat\nabla_\theta J(\theta) = 7\,\nabla_\theta\log\pi_\theta(a_2 \mid s_1) + 5\,\nabla_\theta\log\pi_\theta(a_2 \mid s_2)",
-    sources=(Source(SEED_001, "REINFORCE", "The raw REINFORCE update is:"),),
+    sources=(Source("001", "REINFORCE", "The raw REINFORCE update is:"),),
     conditions="Two one-step episodes (m = 2), estimator (5), which averages over the m trajectories.",
     expected=Verdict.REFUTED,
     reading="Equation (5) divides by m; with m = 2 sampled one-step episodes the estimate is "
@@ -455,7 +451,7 @@ EZ_CONST_IN_B = Claim(
     id="001-EZ-const-in-b",
     title="E[Z_t] does not depend on the baseline",
     statement=r"\mathbb{E}[Z_t] = \mathbb{E}[g_t R_t] - b(s_t)\,\mathbb{E}[g_t] = \mathbb{E}[g_t R_t]",
-    sources=(Source(SEED_001, "C. Optimal Baseline Derivation", "Since the baseline is unbiased"),),
+    sources=(Source("001", "C. Optimal Baseline Derivation", "Since the baseline is unbiased"),),
     conditions="b depends on s_t only.",
     expected=Verdict.CONFIRMED,
     reading="E[g] = 0 (Appendix B) removes b from the mean.",
@@ -494,9 +490,8 @@ def per_component_argmin(formula: str):
     def run(ctx: Context) -> Finding:
         findings = []
         gen = ctx.cpu_generator()
-        for _ in range(5):
-            mdp = random_mdp(3, 2, 3, gen)
-            policy = SoftmaxPolicy(torch.randn(3, 2, generator=gen, dtype=torch.float64))
+        for mdp, logits in random_cases(gen, 5):
+            policy = SoftmaxPolicy(logits)
             for e_g2, e_g2r, e_g2r2, e_gr in score_reward_moments(mdp, policy).tolist():
                 variance = partial(
                     component_variance, e_g2=e_g2, e_g2r=e_g2r, e_g2r2=e_g2r2, e_gr=e_gr
@@ -517,7 +512,7 @@ OPT_BASELINE_002 = Claim(
     statement=r"b^*_k = \frac{\mathbb{E}[g_k^2\, r(\tau)]}{\mathbb{E}[g_k^2]},\quad g = \sum_t \nabla_\theta \log\pi_\theta(a_t\mid s_t)",
     sources=(
         Source(
-            SEED_002,
+            "002",
             "5.2. Baselines",
             "Each parameter could have its own **separate optimal baseline**",
         ),

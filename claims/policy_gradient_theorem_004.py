@@ -13,9 +13,10 @@ from pgtheory.claim import (
     negative_control,
 )
 from pgtheory.context import Context
+from pgtheory.envs import tabular
 from pgtheory.envs.finite import (
     exact_policy_gradient,
-    random_mdp,
+    random_cases,
     step_rewards,
     trajectory_expectation,
 )
@@ -23,8 +24,6 @@ from pgtheory.envs.tabular import (
     TabularMDP,
     action_values,
     all_actions_sum,
-    exact_gradient,
-    objective,
     random_episodic_mdp,
     visitation,
 )
@@ -33,12 +32,11 @@ from pgtheory.policies import SoftmaxPolicy
 from pgtheory.stats import Finding, all_hold, exact_comparison, proportionality_check
 from pgtheory.symbolic import identity_check
 
-SEED_004 = "004_2cb30ec7095a07ef.txt"
 NUM_MDPS = 10
 DISCOUNT = 0.9
 
 
-def random_cases(ctx: Context, gamma: float) -> list[tuple[TabularMDP, torch.Tensor]]:
+def episodic_cases(ctx: Context, gamma: float) -> list[tuple[TabularMDP, torch.Tensor]]:
     """Ten random episodic MDPs (5 states + terminal, 3 actions) with random softmax policies."""
     gen = ctx.cpu_generator()
     cases = []
@@ -62,9 +60,9 @@ def pgt_with_mu(gamma: float):
             [
                 proportionality_check(
                     all_actions_sum(mdp, logits, on_policy_distribution(mdp, logits)),
-                    exact_gradient(mdp, logits),
+                    tabular.exact_policy_gradient(mdp, logits),
                 )
-                for mdp, logits in random_cases(ctx, gamma)
+                for mdp, logits in episodic_cases(ctx, gamma)
             ]
         )
 
@@ -74,9 +72,9 @@ def pgt_with_mu(gamma: float):
 def proportionality_constant(ctx: Context) -> Finding:
     """gamma = 1: the constant of proportionality is the expected episode length sum_s eta(s)."""
     scales, lengths = [], []
-    for mdp, logits in random_cases(ctx, 1.0):
+    for mdp, logits in episodic_cases(ctx, 1.0):
         pgt = all_actions_sum(mdp, logits, on_policy_distribution(mdp, logits))
-        grad = exact_gradient(mdp, logits)
+        grad = tabular.exact_policy_gradient(mdp, logits)
         scales.append(float((grad.flatten() @ pgt.flatten()) / (pgt.flatten() @ pgt.flatten())))
         lengths.append(float(visitation(mdp, logits, 1.0).sum()))
     return exact_comparison(
@@ -93,9 +91,9 @@ def wrong_weights(ctx: Context) -> Finding:
         [
             proportionality_check(
                 all_actions_sum(mdp, logits, torch.ones(6, dtype=torch.float64)),
-                exact_gradient(mdp, logits),
+                tabular.exact_policy_gradient(mdp, logits),
             )
-            for mdp, logits in random_cases(ctx, 1.0)
+            for mdp, logits in episodic_cases(ctx, 1.0)
         ]
     )
 
@@ -106,8 +104,8 @@ PGT_PROPORTIONAL = Claim(
     statement=r"\nabla J(\theta) \propto \sum_{s} \mu(s) \sum_{a} q_\pi(s,a)\, \nabla_\theta \pi(a|s,\theta),"
     r"\quad J = \mathbb{E}\big[\textstyle\sum_t \gamma^t r_t\big]",
     sources=(
-        Source(SEED_004, "Policy Gradient", "Our Policy Gradient theorem is"),
-        Source(SEED_004, "Policy Gradient", "how frequently the agent visits state s"),
+        Source("004", "Policy Gradient", "Our Policy Gradient theorem is"),
+        Source("004", "Policy Gradient", "how frequently the agent visits state s"),
     ),
     conditions="Left out by the document: gamma = 1 (episodic). The proof it copies is Sutton and "
     "Barto's undiscounted episodic case, but its J carries gamma^t.",
@@ -144,7 +142,7 @@ def mu_against_rho(gamma: float, offset: float = 0.0):
 
     def run(ctx: Context) -> Finding:
         findings = []
-        for mdp, logits in random_cases(ctx, gamma):
+        for mdp, logits in episodic_cases(ctx, gamma):
             rho = visitation(mdp, logits)
             findings.append(
                 exact_comparison(on_policy_distribution(mdp, logits) + offset, rho / rho.sum())
@@ -159,7 +157,7 @@ MU_EQUALS_RHO = Claim(
     title="mu(s) is the same as rho^pi(s)",
     statement=r"\mu(s) = \rho^\pi(s) = \frac{\sum_t \gamma^t \Pr(s_t = s)}{\sum_{s'} \sum_t \gamma^t \Pr(s_t = s')}",
     sources=(
-        Source(SEED_004, "Policy Gradient", "Sometimes it’s $\\rho^\\pi(s)$, but it’s the same"),
+        Source("004", "Policy Gradient", "Sometimes it’s $\\rho^\\pi(s)$, but it’s the same"),
     ),
     conditions="Left out by the document: gamma = 1. rho^pi, the distribution the discounted "
     "theorem needs, weights visits by gamma^t; mu, the visit frequency, does not.",
@@ -182,7 +180,7 @@ def all_actions_form_exact(ctx: Context) -> Finding:
     """(13.6) sum_s mu(s) sum_a q grad pi = E_{S ~ mu}[sum_a q(S, a) grad pi(a|S)] and is
     proportional to grad J (gamma = 1); the expectation is written out over mu's support."""
     findings = []
-    for mdp, logits in random_cases(ctx, 1.0):
+    for mdp, logits in episodic_cases(ctx, 1.0):
         mu = on_policy_distribution(mdp, logits)
         per_state = torch.stack(
             [
@@ -194,14 +192,14 @@ def all_actions_form_exact(ctx: Context) -> Finding:
         )
         expectation = (mu[:, None, None] * per_state).sum(0)
         findings.append(exact_comparison(expectation, all_actions_sum(mdp, logits, mu)))
-        findings.append(proportionality_check(expectation, exact_gradient(mdp, logits)))
+        findings.append(proportionality_check(expectation, tabular.exact_policy_gradient(mdp, logits)))
     return all_hold(findings)
 
 
 def all_actions_form_mc(ctx: Context) -> Finding:
     """MC: states sampled at uniformly random time steps of on-policy episodes (i.e. from mu),
     averaging sum_a q(S, a) grad pi(a|S), against grad J / E[T]."""
-    mdp, logits = random_cases(ctx, 1.0)[0]
+    mdp, logits = episodic_cases(ctx, 1.0)[0]
     q = action_values(mdp, logits)
     pi = torch.softmax(logits, -1)
     # grad pi(a|s) wrt logits[s] = pi(a) (e_a - pi): per state the all-actions sum in closed form
@@ -211,7 +209,7 @@ def all_actions_form_mc(ctx: Context) -> Finding:
     mu = on_policy_distribution(mdp, logits)
     cdf = mu.cumsum(0).to(ctx.device)
     per_state_d = per_state.to(ctx.device)
-    reference = (exact_gradient(mdp, logits) / visitation(mdp, logits, 1.0).sum()).flatten()
+    reference = (tabular.exact_policy_gradient(mdp, logits) / visitation(mdp, logits, 1.0).sum()).flatten()
 
     def sampler(n: int, gen: torch.Generator) -> torch.Tensor:
         u = torch.rand(n, 1, generator=gen, device=ctx.device, dtype=torch.float64)
@@ -227,7 +225,7 @@ ALL_ACTIONS_FORM = Claim(
     id="004-all-actions-form-13.6",
     title="(13.6): the all-actions form as an expectation over S_t",
     statement=r"\sum_{s} \mu(s) \sum_{a} q_{\pi}(s,a)\, \nabla_{\theta} \pi(a|s,\theta) = \mathbb{E}\Big[\sum_{a} q_{\pi}(S_t,a) \nabla_{\theta} \pi(a|S_t,\theta)\Big]",
-    sources=(Source(SEED_004, "REINFORCE", "From (13.6), we deduce the sampling form"),),
+    sources=(Source("004", "REINFORCE", "From (13.6), we deduce the sampling form"),),
     conditions="S_t drawn from the on-policy distribution mu; gamma = 1 for the link to grad J.",
     expected=Verdict.CONFIRMED,
     reading="The expectation over states visited under pi is the mu-weighted sum.",
@@ -249,12 +247,12 @@ def sampling_form_lhs(use_gradient: bool):
 
     def run(ctx: Context) -> Finding:
         findings = []
-        for mdp, logits in random_cases(ctx, 1.0):
+        for mdp, logits in episodic_cases(ctx, 1.0):
             rhs = all_actions_sum(mdp, logits, on_policy_distribution(mdp, logits))
             if use_gradient:
-                findings.append(proportionality_check(rhs, exact_gradient(mdp, logits)))
+                findings.append(proportionality_check(rhs, tabular.exact_policy_gradient(mdp, logits)))
             else:
-                lhs = objective(mdp, logits).expand_as(
+                lhs = tabular.expected_return(mdp, logits).expand_as(
                     rhs
                 )  # J broadcast: a scalar cannot equal a vector
                 findings.append(proportionality_check(rhs, lhs))
@@ -267,7 +265,7 @@ SAMPLING_FORM = Claim(
     id="004-sampling-form",
     title="The sampling form: J(theta) = E_pi[G_t grad pi(A_t|S_t) / pi(A_t|S_t)]",
     statement=r"J(\theta) = \mathbb{E}_{\pi}\Big[G_t \frac{\nabla_{\theta} \pi(A_t|S_t,\theta)}{\pi(A_t|S_t,\theta)}\Big]",
-    sources=(Source(SEED_004, "REINFORCE", "From (13.6), we deduce the sampling form"),),
+    sources=(Source("004", "REINFORCE", "From (13.6), we deduce the sampling form"),),
     conditions="As printed; gamma = 1.",
     expected=Verdict.REFUTED,
     reading="The left side should be grad J (up to the constant E[T]): J is a number, the right "
@@ -293,9 +291,7 @@ def reinforce_update_expectation(gamma: float, step_weight: float | None):
     def run(ctx: Context) -> Finding:
         gen = ctx.cpu_generator()
         findings = []
-        for _ in range(5):
-            mdp = random_mdp(3, 2, 4, gen, gamma=gamma)
-            logits = torch.randn(3, 2, generator=gen, dtype=torch.float64)
+        for mdp, logits in random_cases(gen, 5, horizon=4, gamma=gamma):
             policy = SoftmaxPolicy(logits)
 
             def update(traj, mdp=mdp, policy=policy):
@@ -320,7 +316,7 @@ REINFORCE_UPDATE = Claim(
     id="004-reinforce-update",
     title="The REINFORCE update theta += alpha G_t grad pi(A_t|S_t) / pi(A_t|S_t)",
     statement=r"\mathbb{E}\Big[\sum_t G_t \nabla_\theta \ln \pi(A_t|S_t)\Big] = \nabla J(\theta),\quad G_t = \sum_{k \ge t} \gamma^{k-t} R_{k+1}",
-    sources=(Source(SEED_004, "REINFORCE", "REINFORCE Update:"),),
+    sources=(Source("004", "REINFORCE", "REINFORCE Update:"),),
     conditions="Left out by the document: gamma = 1. For its discounted J, Sutton and Barto's "
     "update carries gamma^t.",
     expected=Verdict.CONDITIONAL,
@@ -357,7 +353,7 @@ def baseline_pgt(baseline_kind: str):
 
     def run(ctx: Context) -> Finding:
         findings = []
-        for mdp, logits in random_cases(ctx, 1.0):
+        for mdp, logits in episodic_cases(ctx, 1.0):
             mu = on_policy_distribution(mdp, logits)
             q = action_values(mdp, logits)
             b = q.mean(-1, keepdim=True) + 3.0 if baseline_kind == "state" else 0.5 * q
@@ -375,7 +371,7 @@ BASELINE_PGT = Claim(
     id="004-baseline-pgt",
     title="REINFORCE with baseline: subtracting b(s) leaves the theorem's sum unchanged",
     statement=r"\sum_{s} \mu(s) \sum_{a} \big(q_{\pi}(s,a) - b(s)\big)\, \nabla_{\theta} \pi(a|s,\theta) = \sum_{s} \mu(s) \sum_{a} q_{\pi}(s,a)\, \nabla_{\theta} \pi(a|s,\theta)",
-    sources=(Source(SEED_004, "REINFORCE with Baseline", "Update:"),),
+    sources=(Source("004", "REINFORCE with Baseline", "Update:"),),
     conditions="b depends on s only.",
     expected=Verdict.CONFIRMED,
     reading="sum_a grad pi(a|s) = grad 1 = 0.",
@@ -407,7 +403,7 @@ ACTOR_CRITIC_LINE2 = Claim(
     id="004-actor-critic-line2",
     title="Actor-critic: G_{t:t+1} - v(S_t) = G_{t:t+1} - gamma v(S_{t+1}) - v(S_t) = delta_t",
     statement=r"G_{t:t+1} - \hat v(S_t) = G_{t:t+1} - \gamma \hat v(S_{t+1}) - \hat v(S_t) = \delta_t",
-    sources=(Source(SEED_004, "Actor-Critic", "From Sutton"),),
+    sources=(Source("004", "Actor-Critic", "From Sutton"),),
     conditions="G_{t:t+1} = R_{t+1} + gamma v(S_{t+1}) (the one-step return), delta_t the TD error.",
     expected=Verdict.REFUTED,
     reading="The second line subtracts gamma v(S_{t+1}) from G_{t:t+1}, which already contains "

@@ -14,15 +14,13 @@ from pgtheory.claim import (
 )
 from pgtheory.context import Context
 from pgtheory.envs.finite import (
-    FiniteMDP,
     discounted_return,
     exact_policy_gradient,
-    log_dynamics,
-    log_policy,
-    random_mdp,
+    random_cases,
     score_sum,
     step_rewards,
     trajectory_expectation,
+    trajectory_probability,
 )
 from pgtheory.estimators import discounted_reward_to_go
 from pgtheory.policies import SoftmaxPolicy
@@ -34,7 +32,6 @@ from pgtheory.stats import (
     proportionality_check,
 )
 
-SEED_003 = "003_406e58457e86a039.txt"
 SOFTMAX_SECTION = "Illustration: Softmax Policy for Discrete Actions"
 
 # --- 003-score-function-trick ------------------------------------------------------------------
@@ -47,15 +44,13 @@ def score_function_trick_exact(drop_log: bool):
     def run(ctx: Context) -> Finding:
         gen = ctx.cpu_generator()
         findings = []
-        for _ in range(5):
-            mdp = random_mdp(3, 2, 3, gen)
-            logits = torch.randn(3, 2, generator=gen, dtype=torch.float64)
+        for mdp, logits in random_cases(gen, 5):
             policy = SoftmaxPolicy(logits)
 
             def weighted_score(traj, mdp=mdp, policy=policy):
                 weight = discounted_return(mdp, traj)
                 if drop_log:  # grad P = P grad log P: weight by P(tau) once more
-                    weight = weight * (log_dynamics(mdp, traj) + log_policy(policy, traj)).exp()
+                    weight = weight * trajectory_probability(mdp, policy, traj)
                 return score_sum(policy, traj) * weight[:, None]
 
             findings.append(
@@ -75,7 +70,7 @@ SCORE_FUNCTION_TRICK = Claim(
     statement=r"\nabla_\theta J(\theta) = \mathbb{E}_{\tau\sim\pi_\theta}[R(\tau)\,\nabla_\theta \log \pi_\theta(\tau)]",
     sources=(
         Source(
-            SEED_003,
+            "003",
             "First trick: Pull the gradient outside the sampling process.",
             "Through the log trick",
         ),
@@ -120,7 +115,7 @@ SOFTMAX_LOGPROB = Claim(
     title="log pi_i = z_i - log sum_j exp(z_j)",
     statement=r"\log(\pi_i) = z_i - \log\Big(\sum_j e^{z_j}\Big)",
     sources=(
-        Source(SEED_003, SOFTMAX_SECTION, r"\log(\pi_i) = z_i - \log\left(\sum_j e^{z_j}\right)"),
+        Source("003", SOFTMAX_SECTION, r"\log(\pi_i) = z_i - \log\left(\sum_j e^{z_j}\right)"),
     ),
     conditions="pi = softmax(z).",
     expected=Verdict.CONFIRMED,
@@ -162,7 +157,7 @@ SOFTMAX_SCORE = Claim(
     id="003-softmax-score",
     title="d log pi_i / d z_k = 1 - pi_i if k = i, else -pi_k",
     statement=r"\frac{\partial \log \pi_i}{\partial z_k} = \begin{cases}1 - \pi_i & k = i\\ -\pi_k & k \ne i\end{cases}",
-    sources=(Source(SEED_003, SOFTMAX_SECTION, "The gradient with respect to each logit"),),
+    sources=(Source("003", SOFTMAX_SECTION, "The gradient with respect to each logit"),),
     conditions="pi = softmax(z).",
     expected=Verdict.CONFIRMED,
     reading="Differentiate the log-softmax.",
@@ -204,7 +199,7 @@ LINEAR_SOFTMAX_SCORE = Claim(
     id="003-linear-softmax-score",
     title="Linear softmax: d log pi(i|s)/d theta_k = s (1 - pi(i|s)) or -s pi(k|s)",
     statement=r"\frac{\partial \log \pi_\theta(i|s)}{\partial \theta_k} = \begin{cases} s(1-\pi_\theta(i|s)) & k = i\\ -s\,\pi_\theta(k|s) & k \ne i\end{cases}",
-    sources=(Source(SEED_003, SOFTMAX_SECTION, "Derivative w.r.t parameters"),),
+    sources=(Source("003", SOFTMAX_SECTION, "Derivative w.r.t parameters"),),
     conditions="z_a(s) = theta_a^T s.",
     expected=Verdict.CONFIRMED,
     reading="Chain rule through z = theta s.",
@@ -247,7 +242,7 @@ LINEAR_SOFTMAX_UPDATES = Claim(
     id="003-linear-softmax-updates",
     title="The linear-softmax REINFORCE updates for the chosen and the other actions",
     statement=r"\theta_{a_t} \leftarrow \theta_{a_t} + \alpha R_t (1 - \pi_\theta(a_t|s_t)) s_t,\quad \theta_k \leftarrow \theta_k - \alpha R_t \pi_\theta(k|s_t) s_t",
-    sources=(Source(SEED_003, SOFTMAX_SECTION, "The update rule for the parameters"),),
+    sources=(Source("003", SOFTMAX_SECTION, "The update rule for the parameters"),),
     conditions="A single step with return R_t, learning rate alpha, gradient ascent.",
     expected=Verdict.CONFIRMED,
     reading="Gradient ascent on R_t log pi, i.e. SGD on -R_t log pi.",
@@ -292,7 +287,7 @@ GRAD_PARALLEL_TO_S = Claim(
     statement=r"\nabla_{\theta_k} \log \pi_\theta(a|s) \parallel s \quad \forall k",
     sources=(
         Source(
-            SEED_003,
+            "003",
             SOFTMAX_SECTION,
             "The direction of the gradient is the state feature vector s.",
         ),
@@ -335,7 +330,7 @@ BCE_EQUALS_NEGLOGPI = Claim(
     statement=r"\mathrm{BCE}(p, y{=}a) = -[a \log p + (1-a)\log(1-p)] = -\log \pi(a|s)",
     sources=(
         Source(
-            SEED_003,
+            "003",
             "Calculating loss and backpropagation. That is the core learning step.",
             "The BCE loss is equivalent to the negative log-likelihood for a Bernoulli distribution.",
         ),
@@ -416,7 +411,7 @@ DIFF_SIM = Claim(
     statement=r"\mathrm{Var}[\nabla^{\text{pathwise}}] \ll \mathrm{Var}[\nabla^{\text{REINFORCE}}] \text{ at equal sample counts}",
     sources=(
         Source(
-            SEED_003,
+            "003",
             "What if we could model the environment and reward function as differentiable?",
             "This is much more sample-efficient because you use true gradients instead of REINFORCE",
         ),
@@ -490,7 +485,7 @@ EXAMPLE_RAW_RETURNS = Claim(
     title="Rewards [1, 0, 0, 2] with gamma 0.9 give raw returns [2.458, 1.62, 1.8, 2]",
     statement=r"G_t = \sum_{k \ge t} \gamma^{k-t} r_k:\ [1, 0, 0, 2],\ \gamma = 0.9 \ \mapsto\ [2.458, 1.62, 1.8, 2]",
     sources=(
-        Source(SEED_003, "Step Returns from rewards", "# Raw returns: [2.458, 1.62, 1.8, 2]"),
+        Source("003", "Step Returns from rewards", "# Raw returns: [2.458, 1.62, 1.8, 2]"),
     ),
     conditions="As printed.",
     expected=Verdict.CONFIRMED,
@@ -522,7 +517,7 @@ EXAMPLE_NORMALIZED_RETURNS = Claim(
     statement=r"\texttt{calculate\_stepwise\_returns([1, 0, 0, 2], 0.9)} = [1.57, -1.13, -0.55, 0.11]",
     sources=(
         Source(
-            SEED_003,
+            "003",
             "Step Returns from rewards",
             "# Discounted normalized returns: tensor([ 1.57, -1.13, -0.55,  0.11])",
         ),
@@ -567,10 +562,7 @@ def proportional_to_gradient(normalise: bool, score_sign: float = 1.0):
     def run(ctx: Context) -> Finding:
         gen = ctx.cpu_generator()
         findings = []
-        for _ in range(5):
-            mdp = random_mdp(3, 2, 4, gen)
-            mdp = FiniteMDP(mdp.transitions, mdp.rewards + 1.0, mdp.initial, mdp.horizon)
-            logits = torch.randn(3, 2, generator=gen, dtype=torch.float64)
+        for mdp, logits in random_cases(gen, 5, horizon=4, reward_shift=1.0):
             policy = SoftmaxPolicy(logits)
 
             def estimator(traj, mdp=mdp, policy=policy):
@@ -597,7 +589,7 @@ NORMALIZED_RETURNS_BIAS = Claim(
     statement=r"\mathbb{E}\Big[\sum_t \frac{G_t - \bar G}{s_G} \nabla_\theta \log\pi_\theta(a_t|s_t)\Big] \propto \nabla_\theta J",
     sources=(
         Source(
-            SEED_003,
+            "003",
             "Step Returns from rewards",
             "discounted, normalized returns per step, ready for use in policy gradient loss calculation",
         ),

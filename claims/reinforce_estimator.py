@@ -19,7 +19,7 @@ from pgtheory.envs.finite import (
     FiniteMDP,
     discounted_return,
     exact_policy_gradient,
-    random_mdp,
+    random_cases,
     sample_trajectories,
     score_sum,
     step_rewards,
@@ -32,15 +32,10 @@ from pgtheory.policies import SoftmaxPolicy
 from pgtheory.stats import Finding, all_hold, exact_comparison
 from pgtheory.symbolic import gaussian_expectation, gaussian_log_density, identity_check
 
-SEED_002 = "002_1b7ba2deb061a988.txt"
-
 
 def small_problem(seed: int, device="cpu") -> tuple[FiniteMDP, SoftmaxPolicy, torch.Tensor]:
     """A random MDP (S=3, A=2, H=3, rewards ~ N(0, 1) + 2), a softmax policy, and the exact grad J."""
-    gen = torch.Generator().manual_seed(seed)
-    mdp = random_mdp(3, 2, 3, gen)
-    mdp = FiniteMDP(mdp.transitions, mdp.rewards + 2.0, mdp.initial, mdp.horizon)
-    logits = torch.randn(3, 2, generator=gen, dtype=torch.float64)
+    mdp, logits = next(random_cases(torch.Generator().manual_seed(seed), 1, reward_shift=2.0))
     grad = exact_policy_gradient(mdp, logits)
     return to_device(mdp, device), SoftmaxPolicy(logits.to(device)), grad.to(device)
 
@@ -68,7 +63,7 @@ VAR_SCALES_WITH_REWARD = Claim(
     id="002-var-scales-with-reward",
     title="The estimator's variance grows with the reward scale",
     statement=r"\mathrm{Var}\big[g\,(c\,r(\tau))\big] = c^2\,\mathrm{Var}[g\, r(\tau)]",
-    sources=(Source(SEED_002, "4.1. The Problem", "Variance increases with reward scale."),),
+    sources=(Source("002", "4.1. The Problem", "Variance increases with reward scale."),),
     conditions="Rewards multiplied by a constant c > 0.",
     expected=Verdict.CONFIRMED,
     reading="Quadratically, since the estimator is linear in the rewards.",
@@ -151,7 +146,7 @@ CONSTANT_SHIFT = Claim(
     statement=r"\hat g_c = \tfrac1N\sum_i g(\tau_i)(r(\tau_i) + c) \ne \hat g_0 \text{ in general, while } \mathbb{E}[\hat g_c] = \nabla_\theta J",
     sources=(
         Source(
-            SEED_002,
+            "002",
             "4.1. The Problem",
             "Adding a constant to all rewards affects sample estimates.",
         ),
@@ -212,11 +207,14 @@ def sigma_gradient_second_moment(parametrisation: str):
 
 
 def conditioning_check(parametrisation: str, predicted: float):
+    """The exponent of sigma on the grid; the law holds as sigma -> 0 (the reward's own
+    dependence on sigma bends the curve by O(sigma^2)), so the fit's residuals count."""
     return lambda ctx: ctx.scaling_test(
         sigma_gradient_second_moment(parametrisation),
         CONDITIONING_SIGMAS,
         predicted,
         samples_per_point=40_000,
+        exact_law=False,
     )
 
 
@@ -226,7 +224,7 @@ SIGMA_CONDITIONING = Claim(
     statement=r"a \sim N(k s, \sigma^2):\ \mathbb{E}\big[(\partial_\sigma \log\pi\, r)^2\big] \propto \sigma^{-2} \text{ as } \sigma \to 0",
     sources=(
         Source(
-            SEED_002,
+            "002",
             "8.1. Poor Conditioning in Continuous Action Spaces",
             "exaggerates gradient wrt $\\sigma$",
         ),
@@ -303,7 +301,7 @@ PSEUDO_LOSS = Claim(
     statement=r"\nabla_\theta \tilde J = \nabla_\theta J \text{ in expectation},\quad \tilde J = \sum_{i} \sum_{t} \log \pi(a_{i,t}|s_{i,t}) \cdot Q_{i,t}",
     sources=(
         Source(
-            SEED_002,
+            "002",
             "7.2. Pseudo-Loss for Autodiff",
             "When autodiff differentiates $\\tilde{J}$, it recovers the true policy gradient.",
         ),
@@ -374,7 +372,7 @@ WEIGHTED_MLE = Claim(
     r" \quad\text{vs. MLE: } \frac1N \sum_i \nabla_\theta \log P_\theta(\tau_i)",
     sources=(
         Source(
-            SEED_002,
+            "002",
             "3.1. Comparison to Maximum Likelihood",
             "Policy gradient **weights** log probs by total reward.",
         ),

@@ -99,7 +99,7 @@ LOG_DERIV_TRICK = Claim(
     ),
     sources=(
         Source(
-            "002_1b7ba2deb061a988.txt",
+            "002",
             "2.2. Evaluating the Policy Gradient",
             r"\nabla_\theta P_\theta(\tau) = P_\theta(\tau) \nabla_\theta \log P_\theta(\tau)",
         ),
@@ -198,7 +198,7 @@ SCORE_ZERO_MEAN = Claim(
     statement=r"\mathbb{E}_{a \sim \pi_\theta(\cdot\mid s)}[\nabla_\theta \log \pi_\theta(a\mid s)] = 0",
     sources=(
         Source(
-            "001_dfff2308e2bb0704.txt",
+            "001",
             "B. Proof of Unbiasedness for State-Dependent Baselines",
             "the expectation of the score function is zero",
         ),

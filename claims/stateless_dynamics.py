@@ -29,6 +29,7 @@ from pgtheory.claim import (
 from pgtheory.context import Context
 from pgtheory.envs.stateless import Experiment, simulate
 from pgtheory.moments import Moments
+from pgtheory.montecarlo import monte_carlo_chain_slope_test, monte_carlo_mean_test
 from pgtheory.stats import (
     Finding,
     all_hold,
@@ -36,14 +37,11 @@ from pgtheory.stats import (
     exact_comparison,
     exact_properties,
     mean_below_test,
-    mean_equality_test,
     proportion_test,
     rank_comparison,
-    slope_test,
 )
 from pgtheory.symbolic import identity_check
 
-SEED_000 = "000_6d22ed7e183469a6.txt"
 FIGURES = "Illustrative experiments: Policy Gradient for a Quadratic Loss"
 W_STAR = 5.0
 CHAINS = 64
@@ -168,7 +166,7 @@ def figure_claim(
         id=claim_id,
         title=f"Figure {number}: {title}",
         statement=statement,
-        sources=(Source(SEED_000, FIGURES, caption_quote),),
+        sources=(Source("000", FIGURES, caption_quote),),
         conditions=conditions,
         expected=expected,
         reading=reading,
@@ -611,7 +609,7 @@ R3_PROXY_OPTIMUM = Claim(
     statement=r"\arg\min_w \tfrac{1}{|S|}\sum_{z_i \in S} \ell(w, z_i) = w^* + \bar z_S,\quad \mu_k \to w^* + \bar z_S",
     sources=(
         Source(
-            SEED_000,
+            "000",
             "R3: Proxy Reward Optimization (Fixed Batch)",
             "can lead to solutions biased away from the true optimum",
         ),
@@ -716,11 +714,11 @@ SPARSE_THRESHOLD = Claim(
     statement=r"\mathbb{1}_{-L(w) > \text{tol}} = \mathbb{1}_{(w-w^*)^2 < 0.25} = \mathbb{1}_{|w-w^*|<0.5}\quad (\text{tol} = -1/8)",
     sources=(
         Source(
-            SEED_000,
+            "000",
             "R4: Discrete Sparse Reward",
             "The reward is $R(w) = 1$ if $(w-w^\\ast)^2 < 0.25$, else $0$.",
         ),
-        Source(SEED_000, "R4: Discrete Sparse Reward", "Reward is 1 if $|w-w^\\ast|<0.5$, else 0."),
+        Source("000", "R4: Discrete Sparse Reward", "Reward is 1 if $|w-w^\\ast|<0.5$, else 0."),
     ),
     conditions="L(w) = 1/2 (w - w*)^2; the list's threshold must then be negative, tol = -1/8.",
     expected=Verdict.CONFIRMED,
@@ -772,7 +770,7 @@ FIVE_FORMULATIONS = Claim(
     id="000-five-formulations",
     title="'The five reward formulations (R1-R4)'",
     statement=r"\#\{\text{reward formulations}\} = 5",
-    sources=(Source(SEED_000, FIGURES, "We examine the five reward formulations (R1-R4)."),),
+    sources=(Source("000", FIGURES, "We examine the five reward formulations (R1-R4)."),),
     conditions="As written; R5 is mentioned ('For R3, R4, and R5') but never defined.",
     expected=Verdict.REFUTED,
     reading="Four formulations are defined (R1-R4, as the parenthesis itself says). R5 appears "
@@ -800,7 +798,7 @@ def floor_variance() -> float:
     return float(ss.E((Z / s * (s * Z - Zeta) ** 2 / 2) ** 2))
 
 
-def floor_per_chain(ctx: Context, alpha: float, batch: int) -> torch.Tensor:
+def floor_per_chain(ctx: Context, alpha: float, batch: int, chains: int = 256) -> torch.Tensor:
     """Each chain's time-average of (mu - w*)^2 after a burn-in of 5/alpha episodes (sigma fixed)."""
     episodes = int(25 / alpha)
     exp = Experiment(
@@ -814,34 +812,44 @@ def floor_per_chain(ctx: Context, alpha: float, batch: int) -> torch.Tensor:
         sigma0=FLOOR_SIGMA,
         update_sigma=False,
     )
-    out = simulate(exp, 256, ctx.generator, RECORD)
+    out = simulate(exp, chains, ctx.generator, RECORD)
     burn = int(5 / alpha) // RECORD
     return ((out["mu"][:, burn:] - W_STAR) ** 2).mean(1).cpu()
 
 
 def floor_scaling(variable: str, predicted: float):
+    """The floor's exponent in alpha (at N_s = 4) or in N_s (at alpha = 0.005); each grid point
+    is its own simulation, and the chains are planned from a pilot."""
+    xs = FLOOR_ALPHAS if variable == "alpha" else FLOOR_BATCHES
+    settings = [(a, 4) for a in FLOOR_ALPHAS] if variable == "alpha" else [
+        (0.005, int(n)) for n in FLOOR_BATCHES
+    ]
+
     def run_check(ctx: Context) -> Finding:
-        if variable == "alpha":
-            xs, ys = FLOOR_ALPHAS, [float(floor_per_chain(ctx, a, 4).mean()) for a in FLOOR_ALPHAS]
-        else:
-            xs, ys = (
-                FLOOR_BATCHES,
-                [float(floor_per_chain(ctx, 0.005, int(n)).mean()) for n in FLOOR_BATCHES],
+        def draw(chains: int) -> np.ndarray:
+            return np.stack(
+                [floor_per_chain(ctx, a, n, chains).numpy() for a, n in settings], axis=1
             )
-        return slope_test(xs, ys, predicted, resolution=0.1, false_alarm=1e-4)
+
+        return monte_carlo_chain_slope_test(
+            draw, xs, predicted, resolution=0.1, independent_points=True, pilot_chains=32
+        )
 
     return run_check
 
 
 def floor_level(ctx: Context) -> Finding:
-    """The level at alpha = 0.0025, N_s = 4 against alpha v_0 / (N_s (2 - alpha)), 10%."""
+    """The level at alpha = 0.0025, N_s = 4 against alpha v_0 / (N_s (2 - alpha)), 10%; the
+    chains (each one time-average) planned from a pilot of 64 as any Monte Carlo mean is."""
     alpha, batch = 0.0025, 4
     predicted = alpha * floor_variance() / (batch * (2 - alpha))
-    return mean_equality_test(
-        Moments.of(floor_per_chain(ctx, alpha, batch)),
+    return monte_carlo_mean_test(
+        lambda chains, generator: floor_per_chain(ctx, alpha, batch, chains),
         predicted,
+        generator=ctx.generator,
         resolution=0.1 * predicted,
         false_alarm=1e-4,
+        pilot_samples=64,
     )
 
 
@@ -851,7 +859,7 @@ NOISE_FLOOR = Claim(
     statement=r"M_k(\alpha) \approx \frac{C_0 \cdot (\text{Initial Error})}{\text{poly}(k) \cdot \alpha} + \frac{C_1 \cdot \alpha \cdot \text{Var}(\hat{g}_t)}{N_s}",
     sources=(
         Source(
-            SEED_000, "Stepsize Selection and Convergence", "leaving the second term (noise floor)"
+            "000", "Stepsize Selection and Convergence", "leaving the second term (noise floor)"
         ),
     ),
     conditions="Locally quadratic J at fixed sigma (here sigma = 0.5, R2, no baseline, no "
@@ -903,12 +911,18 @@ def late_decay(schedule: str, predicted: float):
             sigma0=FLOOR_SIGMA,
             update_sigma=False,
         )
-        out = simulate(exp, 256, ctx.generator, RECORD)
-        msd = ((out["mu"] - W_STAR) ** 2).mean(0).cpu()
-        ys = [float(msd[k // RECORD - 20 : k // RECORD + 1].mean()) for k in LATE_EPISODES]
+
+        def draw(chains: int) -> np.ndarray:
+            """Per chain, (mu - w*)^2 averaged over the 21 records up to each late k."""
+            squared = ((simulate(exp, chains, ctx.generator, RECORD)["mu"] - W_STAR) ** 2).cpu()
+            return np.stack(
+                [squared[:, k // RECORD - 20 : k // RECORD + 1].mean(1).numpy() for k in LATE_EPISODES],
+                axis=1,
+            )
+
         decay = exp.decay_episodes
         xs = 0.01 * decay / (decay + LATE_EPISODES) if schedule == "diminishing" else LATE_EPISODES
-        return slope_test(xs, ys, predicted, resolution=0.2, false_alarm=1e-4)
+        return monte_carlo_chain_slope_test(draw, xs, predicted, resolution=0.2)
 
     return run_check
 
@@ -919,7 +933,7 @@ ROBBINS_MONRO = Claim(
     statement=r"\sum_k \alpha_k = \infty,\ \sum_k \alpha_k^2 < \infty \Rightarrow M_k \to 0;\quad \alpha_k \equiv \alpha \Rightarrow M_k \to \text{floor} > 0",
     sources=(
         Source(
-            SEED_000,
+            "000",
             "Stepsize Selection and Convergence",
             "must diminish, for instance, satisfying the Robbins-Monro conditions",
         ),

@@ -22,7 +22,6 @@ from pgtheory.policies import GaussianPolicy
 from pgtheory.stats import Finding, all_hold, exact_comparison, exact_properties
 from pgtheory.symbolic import gaussian_expectation, gaussian_log_density, identity_check
 
-SEED_000 = "000_6d22ed7e183469a6.txt"
 W_STAR = 5.0  # the experiments' target
 INITIAL_SIGMA = 2.0  # the experiments' initial policy N(0, 4)
 
@@ -109,7 +108,7 @@ GAUSS_OPT_LIMIT = Claim(
     r"\ \Rightarrow\ J(\theta) \text{ is maximised as } \mu \to w^*,\ \sigma \to 0^+",
     sources=(
         Source(
-            SEED_000,
+            "000",
             "From Optimization to a Stateless RL",
             "approaches $w^\\*$ and the standard deviation $\\sigma$ approaches $0^+$",
         ),
@@ -186,7 +185,7 @@ STOCH_OBJECTIVE = Claim(
     r"\ R = -\ell,\ L(w) = \mathbb{E}_z[\ell(w,z)]",
     sources=(
         Source(
-            SEED_000,
+            "000",
             "From Optimization to a Stateless RL",
             "In this stochastic reward case, the objective becomes",
         ),
@@ -247,12 +246,12 @@ R2_MEAN_OFFSET = Claim(
     r"\ \Rightarrow\ \mathbb{E}_z[R(w,z)] = -L(w)",
     sources=(
         Source(
-            SEED_000,
+            "000",
             "Example Reward Formulations",
             "$R(w,z)$ is noisy, but $\\mathbb{E}\\_z[R(w,z)] = -L(w)$",
         ),
         Source(
-            SEED_000,
+            "000",
             "Illustrative experiments: Policy Gradient for a Quadratic Loss",
             "A stochastic version of the loss is",
         ),
@@ -335,7 +334,7 @@ PGT_STATELESS = Claim(
     statement=r"\nabla_\theta J(\theta) = \mathbb{E}_{w \sim \pi_\theta, z \sim D_z}[\nabla_\theta \log \pi_\theta(w) R(w,z)]",
     sources=(
         Source(
-            SEED_000,
+            "000",
             "The Policy Gradient in a Stateless Setting",
             "For the stateless problem, the policy gradient is:",
         ),
@@ -368,7 +367,7 @@ GHAT_UNBIASED = Claim(
     statement=r"\mathbb{E}[\hat g_t] = \nabla_\theta J(\theta),\quad \hat g_t = \nabla_\theta \log \pi_\theta(w_t) R(w_t, z_t)",
     sources=(
         Source(
-            SEED_000,
+            "000",
             "Properties of the Policy Gradient Estimator",
             "is an unbiased estimate of $\\nabla\\_\\theta J(\\theta)$",
         ),
@@ -455,7 +454,7 @@ VAR_FORMULA = Claim(
     statement=r"\mathrm{Var}(\hat g_t) = \mathbb{E}[(\nabla_\theta \log \pi_\theta(w) R(w,z))^2] - (\nabla_\theta J(\theta))^2",
     sources=(
         Source(
-            SEED_000,
+            "000",
             "Properties of the Policy Gradient Estimator",
             "The variance of this estimator",
         ),
@@ -526,7 +525,7 @@ SCORE_MU = Claim(
     statement=r"\nabla_\mu \log \pi_\theta(w) = (w-\mu)/\sigma^2",
     sources=(
         Source(
-            SEED_000,
+            "000",
             "Properties of the Policy Gradient Estimator",
             "The score function for $\\mu$ is",
         ),
@@ -547,7 +546,7 @@ SCORE_PSI = Claim(
     statement=r"\nabla_\psi \log \pi_\theta(w) = \|w-\mu\|^2/\sigma^2 - d,\quad \psi = \log\sigma",
     sources=(
         Source(
-            SEED_000,
+            "000",
             "Properties of the Policy Gradient Estimator",
             "The score for $\\psi=\\log\\sigma$ is",
         ),
@@ -588,7 +587,7 @@ E_SCORE_SQ = Claim(
     statement=r"\mathbb{E}\big[\|w-\mu\|^2/\sigma^4\big] = d/\sigma^2",
     sources=(
         Source(
-            SEED_000,
+            "000",
             "Properties of the Policy Gradient Estimator",
             "contributes a factor scaling as $d/\\sigma^2$",
         ),

@@ -15,7 +15,6 @@ from pgtheory.policies import GaussianPolicy
 from pgtheory.stats import Finding, all_hold, exact_bound, exact_properties
 from pgtheory.symbolic import gaussian_expectation, gaussian_log_density, identity_check
 
-SEED_000 = "000_6d22ed7e183469a6.txt"
 W_STAR = 5.0
 
 w = sp.Symbol("w", real=True)
@@ -65,7 +64,7 @@ NONDIFF_REWARD = Claim(
     statement=r"\nabla_\theta J = \mathbb{E}[\nabla_\theta \log\pi_\theta(w) R(w)] \text{ holds for non-differentiable } R",
     sources=(
         Source(
-            SEED_000,
+            "000",
             "Properties of the Policy Gradient Estimator",
             "can be non-differentiable with respect to $w$",
         ),
@@ -220,7 +219,7 @@ J_NONCONVEX = Claim(
     statement=r"L \text{ convex} \not\Rightarrow\ -J(\mu, \sigma) = \mathbb{E}_{w\sim N(\mu,\sigma^2)}[L(w)] \text{ convex in } \sigma",
     sources=(
         Source(
-            SEED_000,
+            "000",
             "Properties of the Policy Gradient Estimator",
             "the $J$ is generally nonconvex in $\\sigma$, even if $L$ is convex",
         ),
@@ -299,7 +298,7 @@ GAUSS_SMOOTHING = Claim(
     r"\quad L_{\sigma_0}(\mu) = \mathbb{E}_{w\sim N(\mu,\sigma_0^2 I)}[L(w)]",
     sources=(
         Source(
-            SEED_000,
+            "000",
             "Aside: Connection to Gaussian Smoothing",
             "is the *Gaussian-smoothing* of the function $L(\\cdot)$ evaluated at $\\mu$",
         ),

@@ -21,7 +21,6 @@ from pgtheory.montecarlo import Sampler
 from pgtheory.policies import GaussianPolicy
 from pgtheory.stats import Finding, exact_comparison
 
-SEED_000 = "000_6d22ed7e183469a6.txt"
 W_STAR, INITIAL_SIGMA, EMA_WEIGHT, HISTORY = 5.0, 2.0, 0.9, 30
 
 
@@ -67,7 +66,7 @@ VAR_D_OVER_SIGMA2 = Claim(
     statement=r"\mathrm{Var}(\hat g_{\mu,t}) \propto d/\sigma^2 \text{ (times reward terms), unless } R \text{ diminishes as } w \to \mu",
     sources=(
         Source(
-            SEED_000,
+            "000",
             "Properties of the Policy Gradient Estimator",
             "can scale proportionally to $d/\\sigma^2$ multiplied by terms related to $R(w,z)$",
         ),
@@ -156,7 +155,7 @@ BASELINE_REDUCES_VAR = Claim(
     statement=r"\mathrm{tr}\,\mathrm{Var}\big(\nabla \log \pi_\theta(w)(R - b_t)\big) < \mathrm{tr}\,\mathrm{Var}\big(\nabla \log \pi_\theta(w) R\big)",
     sources=(
         Source(
-            SEED_000,
+            "000",
             "Variance Reduction",
             "The centered term $(R(w_t,z_t) - b_t)$ can yield a lower variance $\\hat{g}_t$.",
         ),
@@ -204,7 +203,7 @@ BATCH_VAR = Claim(
     statement=r"\mathrm{Var}(\bar g_t) = \mathrm{Var}(\hat g_t)/N_s",
     sources=(
         Source(
-            SEED_000,
+            "000",
             "Variance Reduction",
             "This reduces variance at the cost of $N_s$ reward evaluations per policy update.",
         ),
@@ -266,7 +265,7 @@ CLIP_DEF = Claim(
     title="Clipping replaces g by c g/||g|| when ||g|| > c",
     statement=r"\hat g \leftarrow c\,\hat g/\|\hat g\| \ \text{ if } \|\hat g\| > c",
     sources=(
-        Source(SEED_000, "Clip the gradients", "Gradient clipping replaces $\\hat{g}\\_t$ with"),
+        Source("000", "Clip the gradients", "Gradient clipping replaces $\\hat{g}\\_t$ with"),
     ),
     conditions="Clipping by the global norm.",
     expected=Verdict.CONFIRMED,
@@ -303,7 +302,7 @@ CLIP_NECESSARY = Claim(
     statement=r"\mathbb{E}\|\nabla_\mu \log\pi\|^2 = d/\sigma^2 \to \infty \ \Rightarrow\ \mathbb{E}\|\hat g\|^2 \to \infty \text{ as } \sigma \to 0",
     sources=(
         Source(
-            SEED_000,
+            "000",
             "Clip the gradients",
             "Since the gradient of the score function explodes as $\\sigma$ tends to zero, this becomes necessary.",
         ),

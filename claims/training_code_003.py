@@ -20,7 +20,6 @@ from pgtheory.claim import (
 from pgtheory.context import Context
 from pgtheory.stats import Finding, exact_comparison, exact_properties
 
-SEED_003 = "003_406e58457e86a039.txt"
 BATCH_SIZE, LEARNING_RATE, STEPS = 64, 0.01, 20
 
 # --- 003-batchsize-division-equals-smaller-lr ---------------------------------------------------
@@ -68,7 +67,7 @@ BATCHSIZE_DIVISION = Claim(
     statement=r"\nabla (L / B) \text{ with step } \alpha \ \equiv\ \nabla L \text{ with step } \alpha / B",
     sources=(
         Source(
-            SEED_003,
+            "003",
             "Calculating loss and backpropagation. That is the core learning step.",
             "equivalent to using a smaller learning rate",
         ),
@@ -136,7 +135,7 @@ DROPOUT_INFERENCE = Claim(
     statement=r"\text{eval: } y = (1-p)\,W x \text{ (weights scaled)},\quad \text{train: } y = W (m \odot x)",
     sources=(
         Source(
-            SEED_003,
+            "003",
             "The Policy Network",
             "At inference (test time), dropout is turned off, and weights are scaled to reflect full capacity.",
         ),
@@ -205,7 +204,7 @@ LOG_SOFTMAX_ALT_PONG = Claim(
     statement=r"\texttt{log\_softmax(model\_preds, -1).gather(1, a)} = \log \pi(a|s) \text{ for the sigmoid Pong network}",
     sources=(
         Source(
-            SEED_003,
+            "003",
             "Calculating loss and backpropagation. That is the core learning step.",
             "We could also do as in Cartpole:",
         ),
@@ -283,7 +282,7 @@ CARTPOLE_SOLVES = Claim(
     statement=r"\Pr\big[\text{mean of the last 25 returns} \ge 475 \text{ within 500 episodes}\big] > 1/2",
     sources=(
         Source(
-            SEED_003,
+            "003",
             "Training Loop",
             "When the mean return for episodes is good enough, you can consider the agent trained.",
         ),
@@ -381,7 +380,7 @@ CODE_RUNS = Claim(
     statement=r"\text{each code block of 003, pasted in order, executes}",
     sources=(
         Source(
-            SEED_003,
+            "003",
             "PyTorch Implementation of REINFORCE for Cartpole and Pong",
             "PyTorch Implementation of REINFORCE",
         ),

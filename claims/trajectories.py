@@ -16,6 +16,7 @@ from pgtheory.envs.finite import (
     log_policy,
     random_mdp,
     score_sum,
+    trajectory_probability,
 )
 from pgtheory.policies import SoftmaxPolicy
 from pgtheory.stats import Finding, all_hold, exact_comparison
@@ -65,7 +66,7 @@ def score_function_gradient_exact(ctx: Context) -> Finding:
         logits = torch.randn(3, 2, generator=gen, dtype=torch.float64)
         traj = enumerate_trajectories(mdp)
         policy = SoftmaxPolicy(logits)
-        prob = (log_dynamics(mdp, traj) + log_policy(policy, traj)).exp()
+        prob = trajectory_probability(mdp, policy, traj)
         estimate = (prob * discounted_return(mdp, traj))[:, None] * score_sum(policy, traj)
         findings.append(exact_comparison(estimate.sum(0), exact_policy_gradient(mdp, logits)))
     return all_hold(findings)
@@ -77,7 +78,7 @@ TRAJECTORY_FACTORISATION = Claim(
     statement=r"\nabla_\theta \log P(\tau\mid\theta) = \sum_{t} \nabla_\theta \log \pi_\theta(a_t\mid s_t)",
     sources=(
         Source(
-            "001_dfff2308e2bb0704.txt",
+            "001",
             "A. Policy Gradient Theorem Proof",
             r"Only policy terms carry \(\theta\) dependence.",
         ),

@@ -5,6 +5,7 @@ from collections.abc import Callable
 
 import torch
 
+from pgtheory.battery import unbiased_by_monte_carlo, unbiased_exactly
 from pgtheory.claim import (
     Claim,
     Kind,
@@ -19,82 +20,38 @@ from pgtheory.envs.finite import (
     FiniteMDP,
     Trajectories,
     discounted_return,
-    exact_policy_gradient,
     finite_horizon_values,
-    random_mdp,
-    sample_trajectories,
-    score_sum,
+    random_cases,
     step_rewards,
-    to_device,
     trajectory_expectation,
 )
-from pgtheory.estimators import discounted_reward_to_go
+from pgtheory.estimators import (
+    Estimator,
+    discounted_reward_to_go,
+    full_return,
+    per_step,
+    reward_to_go,
+)
 from pgtheory.policies import SoftmaxPolicy
 from pgtheory.stats import Finding, all_hold, exact_bound, exact_comparison
 
-SEED_001, SEED_002, SEED_003 = (
-    "001_dfff2308e2bb0704.txt",
-    "002_1b7ba2deb061a988.txt",
-    "003_406e58457e86a039.txt",
-)
-Estimator = Callable[[FiniteMDP, SoftmaxPolicy, Trajectories], torch.Tensor]
 
-
-def random_cases(ctx: Context, count: int = 5, horizon: int = 3, gamma: float = 1.0):
-    gen = ctx.cpu_generator()
-    for _ in range(count):
-        mdp = random_mdp(3, 2, horizon, gen, gamma=gamma)
-        yield mdp, torch.randn(3, 2, generator=gen, dtype=torch.float64)
-
-
-def per_step(policy: SoftmaxPolicy, traj: Trajectories, weights: torch.Tensor) -> torch.Tensor:
-    """sum_t weights[:, t] grad log pi(a_t|s_t), shape (n, S*A)."""
-    return (policy.score(traj.states, traj.actions) * weights[..., None, None]).sum(1).flatten(1)
-
-
-def full_return(mdp, policy, traj):
-    """R(tau) sum_t grad log pi(a_t|s_t): equation (4)/(5), 002's REINFORCE."""
-    return score_sum(policy, traj) * discounted_return(mdp, traj)[:, None]
-
-
-def reward_to_go(mdp, policy, traj):
-    """sum_t G_t grad log pi(a_t|s_t), G_t = sum_{k>=t} gamma^(k-t) r_k."""
-    return per_step(policy, traj, discounted_reward_to_go(step_rewards(mdp, traj), mdp.gamma))
+def cases(ctx: Context, count: int = 5, horizon: int = 3, gamma: float = 1.0):
+    return random_cases(ctx.cpu_generator(), count, horizon=horizon, gamma=gamma)
 
 
 def unbiased_on_random_mdps(
     estimator: Estimator, count: int = 5, horizon: int = 3, gamma: float = 1.0
 ):
     """Exact: E[estimator] against grad J by enumeration, on ``count`` random MDPs."""
-
-    def run(ctx: Context) -> Finding:
-        findings = []
-        for mdp, logits in random_cases(ctx, count, horizon, gamma):
-            policy = SoftmaxPolicy(logits)
-            expected = trajectory_expectation(
-                mdp, policy, lambda t, m=mdp, p=policy: estimator(m, p, t)
-            )
-            findings.append(exact_comparison(expected, exact_policy_gradient(mdp, logits)))
-        return all_hold(findings)
-
-    return run
+    return unbiased_exactly(estimator, lambda ctx: cases(ctx, count, horizon, gamma))
 
 
 def unbiased_mc(estimator: Estimator, batch: int = 1, scale: float = 1.0, resolution: float = 0.05):
     """MC: the mean of ``scale`` times the sum over batches of ``batch`` sampled trajectories."""
-
-    def run(ctx: Context) -> Finding:
-        mdp, logits = next(random_cases(ctx, 1))
-        reference = exact_policy_gradient(mdp, logits)
-        mdp, policy = to_device(mdp, ctx.device), SoftmaxPolicy(logits.to(ctx.device))
-
-        def sampler(n: int, gen: torch.Generator) -> torch.Tensor:
-            values = estimator(mdp, policy, sample_trajectories(mdp, policy, n * batch, gen))
-            return scale * values.reshape(n, batch, -1).sum(1)
-
-        return ctx.mean_test(sampler, reference, resolution=resolution)
-
-    return run
+    return unbiased_by_monte_carlo(
+        estimator, lambda ctx: next(cases(ctx, 1)), batch, scale, resolution
+    )
 
 
 def sign_flipped(mdp, policy, traj):
@@ -109,7 +66,7 @@ PGT_EQ4 = Claim(
     statement=r"\nabla_\theta J(\theta) = \mathbb{E}_{\tau \sim \pi_\theta} \Big[ R(\tau) \sum_{t=0}^{T} \nabla_\theta \log \pi_\theta(a_t\mid s_t) \Big]",
     sources=(
         Source(
-            SEED_001,
+            "001",
             "Policy Gradient Theorem",
             "Derive the policy gradient as an expectation over trajectories",
         ),
@@ -137,7 +94,7 @@ REINFORCE_GRADIENT = Claim(
     statement=r"\nabla_\theta J(\theta) = \mathbb{E}_{\tau \sim P_\theta(\tau)} \Big[\Big(\sum_{t=1}^T \nabla_\theta \log \pi_\theta(a_t|s_t)\Big) \cdot R(\tau)\Big]",
     sources=(
         Source(
-            SEED_002,
+            "002",
             "2.2. Evaluating the Policy Gradient",
             "Since only the policy depends on $\\theta$:",
         ),
@@ -164,7 +121,7 @@ REINFORCE_EQ5 = Claim(
     id="001-reinforce-eq5-unbiased",
     title="Estimator (5), the average over m sampled trajectories, is unbiased",
     statement=r"\mathbb{E}\Big[\frac{1}{m} \sum_{i=1}^{m} \sum_{t=0}^{T} \nabla_\theta \log \pi_\theta(a_t^{(i)}\mid s_t^{(i)}) R(\tau^{(i)})\Big] = \nabla_\theta J",
-    sources=(Source(SEED_001, "REINFORCE", "This method is unbiased but still noisy."),),
+    sources=(Source("001", "REINFORCE", "This method is unbiased but still noisy."),),
     conditions="On-policy samples.",
     expected=Verdict.CONFIRMED,
     reading="An average of unbiased terms.",
@@ -205,7 +162,7 @@ PG_SUM_TO_T_MINUS_1 = Claim(
     statement=r"\nabla_{\theta} J(\theta) = \mathbb{E}_{\tau} \Big[ \sum_{t=0}^{T-1} \nabla_{\theta} \log \pi_{\theta}(a_t | s_t) \cdot R(\tau) \Big],\quad \tau = (s_0, a_0, \dots, s_T, a_T)",
     sources=(
         Source(
-            SEED_003,
+            "003",
             "Second trick: Factorizing the trajectory probability:",
             "The trajectory probability is a product of policy probabilities over time",
         ),
@@ -240,7 +197,7 @@ def rtg_equals_full_return(gamma: float):
 
     def run(ctx: Context) -> Finding:
         findings = []
-        for mdp, logits in random_cases(ctx, gamma=gamma):
+        for mdp, logits in cases(ctx, gamma=gamma):
             policy = SoftmaxPolicy(logits)
             findings.append(
                 exact_comparison(
@@ -263,7 +220,7 @@ RTG_EQUIVALENT = Claim(
     statement=r"\mathbb{E}\Big[\sum_t R_t \nabla_\theta \log\pi_\theta(a_t|s_t)\Big] = \mathbb{E}\Big[R(\tau) \sum_t \nabla_\theta \log\pi_\theta(a_t|s_t)\Big],\quad R_t = \sum_{k=t}^{T} \gamma^{k-t} r_k",
     sources=(
         Source(
-            SEED_003,
+            "003",
             "Third Trick: Credit assignment",
             "stepwise return  forms are mathematically equivalent in expectation",
         ),
@@ -294,7 +251,7 @@ RTG_EQUIVALENT = Claim(
 
 
 def _rtg_against_flipped(ctx: Context) -> Finding:
-    mdp, logits = next(random_cases(ctx))
+    mdp, logits = next(cases(ctx))
     policy = SoftmaxPolicy(logits)
     return exact_comparison(
         trajectory_expectation(mdp, policy, lambda t: reward_to_go(mdp, policy, t)),
@@ -308,7 +265,7 @@ RTG_UNBIASED = Claim(
     statement=r"\mathbb{E}\Big[\sum_t \nabla_\theta \log\pi_\theta(a_t|s_t)\, \hat Q_t\Big] = \nabla_\theta J,\quad \hat Q_{t} = \sum_{t'=t}^T r_{t'}",
     sources=(
         Source(
-            SEED_002,
+            "002",
             "5.1. Causality (Reward-to-Go)",
             "Reduces variance while maintaining unbiasedness.",
         ),
@@ -340,7 +297,7 @@ def rtg_conditional_mean(offset: float):
 
     def run(ctx: Context) -> Finding:
         findings = []
-        for mdp, logits in random_cases(ctx, 3, horizon=4, gamma=0.9):
+        for mdp, logits in cases(ctx, 3, horizon=4, gamma=0.9):
             policy = SoftmaxPolicy(logits)
             _, Q = finite_horizon_values(mdp, logits)
             S, A, H = mdp.num_states, mdp.num_actions, mdp.horizon
@@ -366,7 +323,7 @@ RTG_ESTIMATES_Q = Claim(
     statement=r"\mathbb{E}\big[R_t^{(i)} \mid s_t = s, a_t = a\big] = Q^\pi_t(s, a),\quad R_t^{(i)} = \sum_{k=t}^T \gamma^{k-t} r_k^{(i)}",
     sources=(
         Source(
-            SEED_001,
+            "001",
             "Looking through the Advantage Function Lens",
             "This uses only future rewards, as actions cannot affect the past.",
         ),
@@ -432,7 +389,7 @@ def variance_reduction_on(
 
 
 def typical_mdps(ctx: Context) -> list:
-    return list(random_cases(ctx, 60, horizon=3))
+    return list(cases(ctx, 60, horizon=3))
 
 
 def counterexample(ctx: Context) -> list:
@@ -449,7 +406,7 @@ RTG_REDUCES_VARIANCE_002 = Claim(
     statement=r"\mathrm{tr}\,\mathrm{Var}\Big[\sum_t \nabla\log\pi(a_t|s_t) \hat Q_t\Big] < \mathrm{tr}\,\mathrm{Var}\Big[\sum_t \nabla\log\pi(a_t|s_t) R(\tau)\Big]",
     sources=(
         Source(
-            SEED_002,
+            "002",
             "5.1. Causality (Reward-to-Go)",
             "Reduces variance while maintaining unbiasedness.",
         ),
@@ -484,7 +441,7 @@ RTG_UNBIASED_LOWER_VARIANCE_003 = Claim(
     statement=r"\sum_t R_t \nabla\log\pi(a_t|s_t):\ \text{unbiased, and lower variance than } R(\tau)\sum_t \nabla\log\pi(a_t|s_t)",
     sources=(
         Source(
-            SEED_003,
+            "003",
             "Third Trick: Credit assignment",
             "This is variance reduction but keeps the estimator unbiased.",
         ),
@@ -519,7 +476,7 @@ def advantage_definitions(value_rule: str):
 
     def run(ctx: Context) -> Finding:
         findings = []
-        for mdp, logits in random_cases(ctx, horizon=4, gamma=0.9):
+        for mdp, logits in cases(ctx, horizon=4, gamma=0.9):
             _, Q = finite_horizon_values(mdp, logits)
             pi = torch.softmax(logits, -1)
             V = (pi * Q).sum(-1) if value_rule == "expectation" else Q.max(-1).values
@@ -537,7 +494,7 @@ ADVANTAGE_DEFS = Claim(
     statement=r"A^{\pi}(s, a) = Q^{\pi}(s, a) - V^{\pi}(s),\quad V^{\pi}(s) = \mathbb{E}_{a \sim \pi(\cdot\mid s)}[Q^{\pi}(s, a)]",
     sources=(
         Source(
-            SEED_001,
+            "001",
             "Looking through the Advantage Function Lens",
             "We can define the advantage function as",
         ),
@@ -562,7 +519,7 @@ def eq6_term_against_advantage(term: str):
 
     def run(ctx: Context) -> Finding:
         findings = []
-        for mdp, logits in random_cases(ctx, 3, horizon=4):
+        for mdp, logits in cases(ctx, 3, horizon=4):
             policy = SoftmaxPolicy(logits)
             V, Q = finite_horizon_values(mdp, logits)
             S, A, H = mdp.num_states, mdp.num_actions, mdp.horizon
@@ -591,7 +548,7 @@ EQ6_IS_ADVANTAGE = Claim(
     statement=r"R(\tau^{(i)}) - b(s_t^{(i)}) \ \text{ is exactly }\ \hat{A}^{\pi}(s_t^{(i)}, a_t^{(i)}) = R_t^{(i)} - b(s_t^{(i)})",
     sources=(
         Source(
-            SEED_001,
+            "001",
             "Looking through the Advantage Function Lens",
             "The baseline-subtracted term from equation",
         ),
@@ -621,7 +578,7 @@ EQ6_IS_ADVANTAGE = Claim(
 
 
 def _flipped_advantage(ctx: Context) -> Finding:
-    mdp, logits = next(random_cases(ctx, 1, horizon=4))
+    mdp, logits = next(cases(ctx, 1, horizon=4))
     V, Q = finite_horizon_values(mdp, logits)
     return exact_comparison(-(Q - V[..., None]), Q - V[..., None])
 
@@ -648,7 +605,7 @@ PGT_ADVANTAGE_EQ8 = Claim(
     statement=r"\nabla_\theta J(\theta) = \mathbb{E}_{\tau \sim \pi_\theta} \Big[ \sum_{t=0}^T \nabla_\theta \log \pi_\theta(a_t\mid s_t) A^{\pi}(s_t, a_t) \Big]",
     sources=(
         Source(
-            SEED_001,
+            "001",
             "Looking through the Advantage Function Lens",
             "Hence, the final policy gradient estimator uses the advantage function:",
         ),

@@ -18,7 +18,9 @@ from pgtheory.stats import Finding, Outcome
 if TYPE_CHECKING:
     from pgtheory.context import Context
 
-CLAIM_ID = re.compile(r"^\d{3}-[A-Za-z0-9][A-Za-z0-9.-]*$")
+#: ``prefix-slug``: a short prefix naming the document (the seed documents use their number,
+#: ``000``..``004``; a user's own document any short name, e.g. ``mydoc``), then a slug.
+CLAIM_ID = re.compile(r"^[A-Za-z0-9]{1,16}-[A-Za-z0-9][A-Za-z0-9.-]*$")
 
 
 class Verdict(str, Enum):
@@ -44,11 +46,17 @@ class Role(str, Enum):
 
 @dataclass(frozen=True)
 class Source:
-    """Where a claim is made: seed file name, section heading, and a short exact quote."""
+    """Where a claim is made: the document (a file name, or a seed document's number such as
+    ``"000"``, which becomes its file name), the section heading, and a short exact quote."""
 
     file: str
     section: str
     quote: str
+
+    def __post_init__(self) -> None:
+        from pgtheory.sources import document_file
+
+        object.__setattr__(self, "file", document_file(self.file))
 
 
 CheckFunction = Callable[["Context"], Finding]
@@ -106,7 +114,7 @@ def beyond_conditions(
 class Claim:
     """A checkable statement from a source document, with the checks that decide it.
 
-    :param id: ``NNN-slug``, NNN the number of the seed document.
+    :param id: ``prefix-slug``: the document's short name (a seed document's number) and a slug.
     :param statement: the statement in LaTeX.
     :param conditions: the conditions under which the statement is asserted, in words;
         where the document leaves one out, say so here.
@@ -127,7 +135,7 @@ class Claim:
 
     def __post_init__(self) -> None:
         if not CLAIM_ID.match(self.id):
-            raise ValueError(f"claim id {self.id!r} is not of the form NNN-slug")
+            raise ValueError(f"claim id {self.id!r} is not of the form prefix-slug")
         if not self.sources:
             raise ValueError(f"claim {self.id} cites no source")
         roles = {c.role for c in self.checks}

@@ -9,6 +9,7 @@ Heavy modules (torch, sympy, matplotlib) are imported by the commands that need 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import signal
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
 
     from pgtheory.claim import Claim, ClaimResult
 
+#: Fewer claims than this run in this process by default: a worker's start (a fresh Python
+#: importing torch and the claim modules, about 3 s here) outweighs what it saves.
+SMALL_SELECTION = 8
 #: Devices the Monte Carlo code runs on.
 DEVICE_TYPES = ("cpu", "cuda")
 
@@ -65,7 +69,95 @@ def _interruptible() -> Iterator[list[int]]:
             signal.signal(s, h)
 
 
-def _parser() -> argparse.ArgumentParser:
+#: The algorithms of pgtheory train (pgtheory.algos.TRAINERS, which a test keeps in step).
+ALGORITHM_NAMES = ["reinforce-003", "reinforce", "actor-critic", "ppo", "npg", "grpo"]
+
+
+def _train_parsers(train: argparse.ArgumentParser) -> None:
+    """One sub-command per algorithm, with the shared options and a flag per config field."""
+    from pgtheory.algos import TRAINERS
+
+    shared = argparse.ArgumentParser(add_help=False)
+    shared.add_argument(
+        "--env",
+        default="CartPole-v1",
+        help="gymnasium environment id with discrete actions and a flat Box observation "
+        "(default CartPole-v1)",
+    )
+    shared.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
+    shared.add_argument(
+        "--seeds", type=int, default=1, help="number of seeds: seed, seed+1, ... (default 1)"
+    )
+    shared.add_argument("--max-steps", type=int, default=500_000, help="env-step budget per seed")
+    shared.add_argument(
+        "--device", default="cpu", help="cpu (default; the networks are small), cuda, auto"
+    )
+    shared.add_argument("--json", type=Path, help="write the results to this JSON file")
+    shared.add_argument(
+        "--budget-only",
+        action="store_true",
+        help="run the whole --max-steps budget instead of stopping when solved",
+    )
+    shared.add_argument(
+        "--save", type=Path, metavar="DIR", help="save each seed's policy, config and curve here"
+    )
+    algos = train.add_subparsers(dest="algo", required=True, metavar="ALGO")
+    for name, trainer in TRAINERS.items():
+        a = algos.add_parser(name, parents=[shared], help=f"train {name}")
+        if trainer.default_config is not None:
+            _config_flags(a, trainer.default_config())
+
+
+def _config_flags(parser: argparse.ArgumentParser, config: Any) -> None:
+    """A --flag per field of the dataclass ``config``, its docstring as help."""
+    import dataclasses
+
+    group = parser.add_argument_group(f"{type(config).__name__} (defaults as shown)")
+    docs = _field_docs(type(config))
+    for f in dataclasses.fields(config):
+        default = getattr(config, f.name)
+        flag = "--" + f.name.replace("_", "-")
+        text = f"{docs.get(f.name, '')} (default {default!r})"
+        if isinstance(default, bool):
+            group.add_argument(
+                flag,
+                dest=f"config_{f.name}",
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=text,
+            )
+        else:
+            group.add_argument(
+                flag, dest=f"config_{f.name}", type=type(default),
+                metavar=f.name.upper(), default=None, help=text
+            )
+
+
+def _field_docs(cls: type) -> dict[str, str]:
+    """The string under each field of a dataclass (its attribute docstring), from its source."""
+    import ast
+    import inspect
+    import textwrap
+
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    except (OSError, TypeError):
+        return {}
+    body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+    docs = {}
+    for field_node, doc in itertools.pairwise(body):
+        if (
+            isinstance(field_node, ast.AnnAssign)
+            and isinstance(field_node.target, ast.Name)
+            and isinstance(doc, ast.Expr)
+            and isinstance(doc.value, ast.Constant)
+            and isinstance(doc.value.value, str)
+        ):
+            docs[field_node.target.id] = " ".join(doc.value.value.split())
+    return docs
+
+
+def _parser(train_flags: bool = False) -> argparse.ArgumentParser:
     from pgtheory import __version__
 
     parser = argparse.ArgumentParser(
@@ -106,7 +198,8 @@ def _parser() -> argparse.ArgumentParser:
         "--jobs",
         type=int,
         help="run checks in this many worker processes (default: one per CPU core on CPU, "
-        "capped at the number of claims; 1 on CUDA). 1 runs them in this process.",
+        f"capped at the number of claims; 1 on CUDA or for fewer than {SMALL_SELECTION} "
+        "claims, where starting workers costs more than it saves). 1 runs them in this process.",
     )
     v.add_argument(
         "--check-timeout",
@@ -154,27 +247,21 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--no-billion", action="store_true", help="skip the 1e9-sample memory run")
     b.add_argument("--no-compile", action="store_true", help="skip the torch.compile kernels")
 
-    t = sub.add_parser("train", help="train a policy-gradient algorithm on a gymnasium environment")
-    t.add_argument(
-        "algo",
-        choices=["reinforce-003", "reinforce", "actor-critic", "ppo", "npg", "grpo"],
-        help="the algorithm",
+    t = sub.add_parser(
+        "train",
+        help="train a policy-gradient algorithm on a gymnasium environment",
+        description="pgtheory train ALGO [options]; pgtheory train ALGO --help lists the "
+        "algorithm's config fields, each a flag.",
     )
-    t.add_argument(
-        "--env",
-        default="CartPole-v1",
-        help="gymnasium environment id with discrete actions and a flat Box observation "
-        "(default CartPole-v1)",
-    )
-    t.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
-    t.add_argument(
-        "--seeds", type=int, default=1, help="number of seeds: seed, seed+1, ... (default 1)"
-    )
-    t.add_argument("--max-steps", type=int, default=500_000, help="env-step budget per seed")
-    t.add_argument(
-        "--device", default="cpu", help="cpu (default; the networks are small), cuda, auto"
-    )
-    t.add_argument("--json", type=Path, help="write the results to this JSON file")
+    if train_flags:
+        _train_parsers(t)
+    else:  # the algorithms (and torch) load only when a train command is parsed
+        t.add_argument("algo", choices=ALGORITHM_NAMES, help="the algorithm")
+
+    e = sub.add_parser("evaluate", help="run policies saved by pgtheory train --save")
+    e.add_argument("folder", type=Path, help="the --save folder (one subfolder per seed)")
+    e.add_argument("--episodes", type=int, default=20, help="episodes per seed (default 20)")
+    e.add_argument("--seed", type=int, default=12345, help="seed of the evaluation episodes")
     return parser
 
 
@@ -216,7 +303,7 @@ def _claims(paths: Sequence[Path], pattern: str | None) -> list[Claim]:
     from pgtheory.verify import ClaimLoadError, discover, select
 
     try:
-        claims = discover(paths or None)
+        claims = discover(paths or None, pattern)
     except (FileNotFoundError, ClaimLoadError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
     chosen = select(claims, pattern)
@@ -265,7 +352,7 @@ def _verify(args: argparse.Namespace) -> int:
     rank, world = rank_and_world()
     if args.jobs is not None and args.jobs > 1 and world > 1:
         raise UsageError("--jobs must be 1 under torchrun")
-    one_process = device.type != "cpu" or world > 1
+    one_process = device.type != "cpu" or world > 1 or len(claims) < SMALL_SELECTION
     jobs = min(args.jobs or (1 if one_process else os.cpu_count() or 1), os.cpu_count() or 1)
     jobs = min(jobs, len(claims))
     progress = _progress(len(claims), quiet=rank != 0)
@@ -360,8 +447,10 @@ def _calibrate(args: argparse.Namespace) -> int:
             }
         )
         summary = ", ".join(f"{k} {n}" for k, n in counts.items() if n)
-        flag = "" if not (off or weak_controls) else "  <- " + "; ".join(
-            [f"seed {s}: {v}" for s, v in off.items()] + weak_controls
+        flag = (
+            ""
+            if not (off or weak_controls)
+            else "  <- " + "; ".join([f"seed {s}: {v}" for s, v in off.items()] + weak_controls)
         )
         print(f"{claim.id:44s} expected {claim.expected.value:12s} {summary}{flag}")
     print(f"{len(claims)} claims x {len(seeds)} seeds; {unstable} claim(s) not stable")
@@ -519,20 +608,92 @@ def _supported_env(env_id: str) -> None:
         raise UsageError(f"--env {env_id}: {exc}; pgtheory train supports only those") from exc
 
 
+def _config(args: argparse.Namespace) -> Any:
+    """The algorithm's default config with every flag the user gave applied."""
+    import dataclasses
+
+    from pgtheory.algos import TRAINERS
+
+    trainer = TRAINERS[args.algo]
+    if trainer.default_config is None:
+        return None
+    given = {
+        k.removeprefix("config_"): v
+        for k, v in vars(args).items()
+        if k.startswith("config_") and v is not None
+    }
+    return dataclasses.replace(trainer.default_config(), **given)
+
+
+def _run_facts(device: Any, config: Any) -> dict[str, Any]:
+    """What a training run needs to be reproduced: config, versions, device, commit, command."""
+    import dataclasses
+    import platform
+
+    import gymnasium
+    import numpy as np
+    import torch
+
+    from pgtheory import __version__
+    from pgtheory.verify import git_commit
+
+    return {
+        "config": dataclasses.asdict(config) if config is not None else None,
+        "versions": {
+            "pgtheory": __version__,
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "gymnasium": gymnasium.__version__,
+        },
+        "device": str(device),
+        "commit": git_commit(Path(__file__).resolve().parent),
+        "command": " ".join(["pgtheory", *sys.argv[1:]]),
+    }
+
+
+def _save_policy(folder: Path, result: Any, env: str, config: Any) -> None:
+    """``folder/seed-N/``: policy.pt (the network, observations -> action logits) and run.json
+    (environment, config and the learning curve)."""
+    import dataclasses
+
+    import torch
+
+    from pgtheory.report.results import strict_json, write_atomically
+
+    target = folder / f"seed-{result.seed}"
+    target.mkdir(parents=True, exist_ok=True)
+    torch.save(result.policy, target / "policy.pt")
+    record = {
+        "algo": result.algo,
+        "env": env,
+        "seed": result.seed,
+        "config": dataclasses.asdict(config) if config is not None else None,
+        "result": result.to_dict(),
+    }
+    write_atomically(target / "run.json", json.dumps(strict_json(record), indent=2))
+
+
 def _train(args: argparse.Namespace) -> int:
     if args.seeds < 1 or args.max_steps < 1:
         raise UsageError("--seeds and --max-steps must be positive")
     if args.json:
         _writable_file(args.json, "--json")
+    if args.save:
+        _writable_folder(args.save, "--save")
     _supported_env(args.env)
     device = _device(args.device)
     from tqdm import tqdm
 
-    from pgtheory.algos import ALGORITHMS
+    from pgtheory.algos import TRAINERS
     from pgtheory.algos.evaluation import aggregate
     from pgtheory.report.results import strict_json, write_atomically
 
-    trainer = ALGORITHMS[args.algo]
+    try:
+        config = _config(args)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"bad config for {args.algo}: {exc}") from exc
+    trainer = TRAINERS[args.algo].train
     results = []
     interrupted = None
     bar = tqdm(total=args.seeds, unit="seed", disable=None, leave=False)
@@ -541,10 +702,19 @@ def _train(args: argparse.Namespace) -> int:
             for seed in range(args.seed, args.seed + args.seeds):
                 try:
                     with _one_torch_thread(device):
-                        result = trainer(args.env, seed, args.max_steps, device)
+                        result = trainer(
+                            args.env,
+                            seed,
+                            args.max_steps,
+                            device,
+                            config,
+                            stop_when_solved=not args.budget_only,
+                        )
                 except ValueError as exc:
                     raise UsageError(str(exc)) from exc
                 results.append(result)
+                if args.save and result.policy is not None:
+                    _save_policy(args.save, result, args.env, config)
                 solved = (
                     f"solved at {result.steps_to_solve:,} steps, {result.seconds_to_solve:.1f}s"
                     if result.solved
@@ -579,6 +749,7 @@ def _train(args: argparse.Namespace) -> int:
                 "interrupted": interrupted is not None,
                 "seeds": [r.to_dict() for r in results],
                 "aggregate": summary,
+                **_run_facts(device, config),
             }
             try:
                 write_atomically(args.json, json.dumps(strict_json(document), indent=2))
@@ -595,14 +766,48 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    """Run each saved policy of a ``train --save`` folder and print its mean return."""
+    runs = sorted(args.folder.glob("seed-*/run.json"))
+    if not runs:
+        raise UsageError(f"no saved policy in {args.folder} (expected seed-N/run.json)")
+    if args.episodes < 1:
+        raise UsageError("--episodes must be positive")
+    import torch
+
+    from pgtheory.algos.common import evaluate, sample_actions
+
+    returns = []
+    for run in runs:
+        record = json.loads(run.read_text())
+        # a file this tool wrote: the whole network is pickled, so only load folders you trust
+        policy = torch.load(run.parent / "policy.pt", weights_only=False, map_location="cpu")
+        policy.eval()
+
+        def act(obs: torch.Tensor, policy: torch.nn.Module = policy) -> torch.Tensor:
+            return sample_actions(policy(obs))[0]
+
+        mean = evaluate(act, record["env"], args.episodes, args.seed, torch.device("cpu"))
+        returns.append(mean)
+        print(
+            f"{record['algo']} {record['env']} seed {record['seed']}: mean return {mean:.1f} "
+            f"over {args.episodes} episodes"
+        )
+    print(f"{len(returns)} policies; mean of their mean returns {sum(returns) / len(returns):.1f}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    words = [a for a in argv if not a.startswith("-")]
+    args = _parser(train_flags=bool(words) and words[0] == "train").parse_args(argv)
     try:
         commands = {
             "verify": _verify,
             "calibrate": _calibrate,
             "list": _list,
             "train": _train,
+            "evaluate": _evaluate,
             "bench": _bench,
         }
         return commands[args.command](args)

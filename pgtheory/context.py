@@ -127,9 +127,10 @@ class Context:
         *,
         samples_per_point: int,
         resolution: float = 0.1,
+        exact_law: bool = True,
     ) -> Finding:
         """:func:`monte_carlo_scaling_test` on this check's generator and device (the same
-        in both tiers)."""
+        in both tiers); ``samples_per_point`` is the pilot's size and the least n."""
         return monte_carlo_scaling_test(
             lambda x: make_sampler(x, self.device),
             xs,
@@ -137,6 +138,7 @@ class Context:
             generator=self.generator,
             samples_per_point=samples_per_point,
             resolution=resolution,
+            exact_law=exact_law,
         )
 
     def cpu_generator(self) -> torch.Generator:

@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 
 import torch
 
+from pgtheory.envs.finite import (
+    FiniteMDP,
+    Trajectories,
+    discounted_return,
+    score_sum,
+    step_rewards,
+)
 from pgtheory.moments import Moments
+from pgtheory.policies import SoftmaxPolicy
+
+#: A trajectory estimator of grad J: one row of S*A components per trajectory.
+Estimator = Callable[[FiniteMDP, SoftmaxPolicy, Trajectories], torch.Tensor]
 
 
 def clip_by_norm(g: torch.Tensor, max_norm: float) -> torch.Tensor:
@@ -22,6 +34,21 @@ def discounted_reward_to_go(rewards: torch.Tensor, gamma: float) -> torch.Tensor
     lag = (k[None, :] - k[:, None]).to(rewards.dtype)  # lag[t, k] = k - t
     weights = torch.where(lag >= 0, torch.as_tensor(gamma, dtype=rewards.dtype) ** lag, 0.0)
     return rewards @ weights.T
+
+
+def per_step(policy: SoftmaxPolicy, traj: Trajectories, weights: torch.Tensor) -> torch.Tensor:
+    """sum_t weights[:, t] grad log pi(a_t|s_t), shape (n, S*A)."""
+    return (policy.score(traj.states, traj.actions) * weights[..., None, None]).sum(1).flatten(1)
+
+
+def full_return(mdp: FiniteMDP, policy: SoftmaxPolicy, traj: Trajectories) -> torch.Tensor:
+    """R(tau) sum_t grad log pi(a_t|s_t): 001's equation (4)/(5), 002's REINFORCE."""
+    return score_sum(policy, traj) * discounted_return(mdp, traj)[:, None]
+
+
+def reward_to_go(mdp: FiniteMDP, policy: SoftmaxPolicy, traj: Trajectories) -> torch.Tensor:
+    """sum_t G_t grad log pi(a_t|s_t), G_t = sum_{k>=t} gamma^(k-t) r_k."""
+    return per_step(policy, traj, discounted_reward_to_go(step_rewards(mdp, traj), mdp.gamma))
 
 
 def ema_of_past_rewards(past_rewards: torch.Tensor, beta: float) -> torch.Tensor:

@@ -12,6 +12,7 @@ import hashlib
 import math
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import torch
 
 from pgtheory.distributed import all_reduce_moments, share
@@ -19,11 +20,14 @@ from pgtheory.moments import Moments
 from pgtheory.stats import (
     DEFAULT_FALSE_ALARM,
     Finding,
-    critical_z,
+    Outcome,
+    design_z,
+    log_means_slope_test,
     log_ratio_test,
     mean_equality_test,
     min_discrepancy_detectable_by_mean_test,
     min_samples_for_mean_test,
+    min_samples_for_slope_test,
     slope_test,
     undecidable,
 )
@@ -32,6 +36,10 @@ Sampler = Callable[[int, torch.Generator], torch.Tensor]
 
 #: Elements (samples x components) per chunk: about 32 MiB of float64 per chunk.
 CHUNK_ELEMENTS = 1 << 22
+#: Planned sample sizes from a pilot are multiplied by this: a pilot underestimates the
+#: spread of heavy-tailed quantities (squares of products of Gaussians, importance weights),
+#: and an interval wider than planned makes a true statement inconclusive.
+PILOT_MARGIN = 1.5
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -90,10 +98,11 @@ def monte_carlo_mean_test(
     """Decide whether the sampled quantity's mean equals ``reference``, planning n first.
 
     A pilot run estimates the per-sample standard deviation; ``n`` then follows from the
-    declared ``false_alarm`` and ``resolution`` (see :func:`min_samples_for_mean_test`),
-    capped at ``max_samples``. The pilot samples are discarded so that ``n`` is chosen
-    independently of the samples that decide. If the cap binds, the interval may come out
-    wider than the resolution and the decision is then inconclusive, never a false support.
+    declared ``false_alarm``, ``resolution`` and the inconclusive budget
+    (:func:`min_samples_for_mean_test`, times :data:`PILOT_MARGIN`), capped at
+    ``max_samples``. The pilot samples are discarded so that ``n`` is chosen independently of
+    the samples that decide. If the cap binds, the interval may come out wider than the
+    resolution and the decision is then inconclusive, never a false support.
     """
     pilot = sharded_moments(sampler, pilot_samples, generator)
     if stop := undecidable("z-test of the mean (CLT), pilot", pilot=pilot):
@@ -103,7 +112,9 @@ def monte_carlo_mean_test(
     res = torch.as_tensor(resolution, dtype=torch.float64).reshape(-1).expand_as(pilot_std)
     # The component that needs the most samples sets n.
     planned = max(
-        min_samples_for_mean_test(float(s), float(r), false_alarm, components)
+        math.ceil(
+            PILOT_MARGIN * min_samples_for_mean_test(float(s), float(r), false_alarm, components)
+        )
         for s, r in zip(pilot_std, res, strict=True)
     )
     n = min(planned, max_samples)
@@ -138,16 +149,18 @@ def monte_carlo_ratio_test(
     """:func:`log_ratio_test` of the means of two scalar samplers, with n planned per arm.
 
     Each arm gets ``n`` samples such that its relative standard error contributes at most
-    ``resolution / (2 sqrt(2) z)``, so the interval's half-width is at most resolution / 2.
+    ``resolution / (sqrt(2) z)`` with ``z = design_z(false_alarm)`` (times
+    :data:`PILOT_MARGIN` in samples), so a true ratio is inconclusive with probability at most
+    :data:`~pgtheory.stats.DEFAULT_INCONCLUSIVE`.
     """
-    z = critical_z(false_alarm)
+    z = design_z(false_alarm)
     plans = []
     for sampler in (numerator, denominator):
         pilot = sharded_moments(sampler, pilot_samples, generator)
         if stop := undecidable("log ratio of means, pilot", pilot=pilot):
             return stop
         relative_sd = float(pilot.std) / max(abs(float(pilot.mean)), 1e-300)
-        plans.append(math.ceil(8 * (z * relative_sd / resolution) ** 2))
+        plans.append(math.ceil(PILOT_MARGIN * 2 * (z * relative_sd / resolution) ** 2))
     n_num, n_den = (max(2, min(p, max_samples)) for p in plans)
     finding = log_ratio_test(
         sharded_moments(numerator, n_num, generator),
@@ -171,18 +184,119 @@ def monte_carlo_scaling_test(
     samples_per_point: int,
     resolution: float = 0.1,
     false_alarm: float = 1e-4,
+    max_samples_per_point: int = 2_000_000,
+    exact_law: bool = True,
 ) -> Finding:
-    """Decide ``E[sample(x)] ~ C x**predicted`` over the grid ``xs`` by a log-log fit.
+    """Decide ``E[sample(x)] ~ C x**predicted`` over the grid ``xs``, planning n first.
 
-    Each grid point's mean comes from ``samples_per_point`` samples; their Monte Carlo noise
-    enters the regression residuals and so the slope's interval. The default false-alarm
-    rate is 1e-4 because Student's t quantiles with few degrees of freedom grow fast
-    (10 points: t(5e-5, 8) ~ 8).
+    A pilot of ``samples_per_point`` samples per point estimates each point's relative
+    variance; the samples per point then follow from the declared ``false_alarm``,
+    ``resolution`` and :data:`~pgtheory.stats.DEFAULT_INCONCLUSIVE`
+    (:func:`~pgtheory.stats.min_samples_for_slope_test`, times :data:`PILOT_MARGIN`), at least
+    the pilot's size and at most ``max_samples_per_point``. Fresh samples decide
+    (:func:`~pgtheory.stats.log_means_slope_test`); the pilot's are discarded.
+
+    ``exact_law=False`` is for a law that holds only asymptotically (``as sigma -> 0``): the
+    grid's curvature is then part of the evidence, so the slope's interval comes from the
+    residuals of the fit (Student's t, :func:`~pgtheory.stats.slope_test`) rather than from
+    the sampling error alone, which would refute any curvature however small.
     """
-    ys = [
-        float(sharded_moments(make_sampler(float(x)), samples_per_point, generator).mean)
-        for x in xs
-    ]
-    finding = slope_test(xs, ys, predicted, resolution=resolution, false_alarm=false_alarm)
-    finding.note = f"{len(xs)} grid points x {samples_per_point:,} samples"
+    samplers = [make_sampler(float(x)) for x in xs]
+    pilot = [sharded_moments(s, samples_per_point, generator) for s in samplers]
+    method = "log-log least squares of Monte Carlo means, pilot"
+    spread = [(float(m.mean), float(m.std)) for m in pilot]
+    if stop := undecidable(method, pilot=spread):
+        return stop
+    if any(float(m.mean) <= 0 for m in pilot):
+        return Finding(Outcome.INCONCLUSIVE, method, note="a pilot mean is not positive")
+    relative = np.diag([float(m.variance) / float(m.mean) ** 2 for m in pilot])
+    planned = math.ceil(
+        PILOT_MARGIN * min_samples_for_slope_test(xs, relative, resolution, false_alarm)
+    )
+    n = min(max(planned, samples_per_point), max_samples_per_point)
+    final = [sharded_moments(s, n, generator) for s in samplers]
+    if not exact_law:
+        finding = slope_test(
+            xs,
+            [float(m.mean) for m in final],
+            predicted,
+            resolution=resolution,
+            false_alarm=false_alarm,
+        )
+        finding.note = f"{len(xs)} grid points x {n:,} samples (planned {planned:,})"
+        return finding
+    finding = log_means_slope_test(
+        xs,
+        [float(m.mean) for m in final],
+        np.diag([float(m.variance) / n for m in final]),
+        predicted,
+        resolution=resolution,
+        false_alarm=false_alarm,
+        n=n * len(xs),
+    )
+    capped = f", capped at {max_samples_per_point:,}" if planned > max_samples_per_point else ""
+    finding.note = "; ".join(
+        t
+        for t in (
+            f"{len(xs)} grid points x {n:,} samples (planned {planned:,}{capped})",
+            finding.note,
+        )
+        if t
+    )
+    finding.data["planned_per_point"] = planned
+    return finding
+
+
+def monte_carlo_chain_slope_test(
+    draw: Callable[[int], np.ndarray],
+    xs: Sequence[float],
+    predicted: float,
+    *,
+    resolution: float,
+    false_alarm: float = 1e-4,
+    independent_points: bool = False,
+    pilot_chains: int = 64,
+    max_chains: int = 8192,
+) -> Finding:
+    """The exponent of ``E[Y(x)] ~ C x**predicted`` from simulated chains, planning the number
+    of chains first. ``draw(k)`` returns a (k chains x len(xs)) array, one value per chain and
+    grid point, on the check's own generator: the same chains at every point (their
+    covariance across points is used) or, with ``independent_points``, separate ones. A pilot
+    of ``pilot_chains`` plans the chains (as :func:`monte_carlo_scaling_test` plans samples);
+    fresh chains decide."""
+    method = "log-log least squares of chain means, pilot"
+    pilot = np.asarray(draw(pilot_chains), float)
+    if stop := undecidable(method, pilot=pilot):
+        return stop
+    means = pilot.mean(0)
+    if (means <= 0).any():
+        return Finding(Outcome.INCONCLUSIVE, method, note="a pilot mean is not positive")
+    covariance = np.cov(pilot, rowvar=False)
+    if independent_points:
+        covariance = np.diag(np.diag(covariance))
+    planned = math.ceil(
+        PILOT_MARGIN
+        * min_samples_for_slope_test(
+            xs, covariance / np.outer(means, means), resolution, false_alarm
+        )
+    )
+    chains = min(max(planned, pilot_chains), max_chains)
+    values = np.asarray(draw(chains), float)
+    covariance = np.cov(values, rowvar=False) / chains
+    if independent_points:
+        covariance = np.diag(np.diag(covariance))
+    finding = log_means_slope_test(
+        xs,
+        values.mean(0),
+        covariance,
+        predicted,
+        resolution=resolution,
+        false_alarm=false_alarm,
+        n=chains,
+    )
+    capped = f", capped at {max_chains:,}" if planned > max_chains else ""
+    finding.note = "; ".join(
+        t for t in (f"{chains:,} chains (planned {planned:,}{capped})", finding.note) if t
+    )
+    finding.data["planned_chains"] = planned
     return finding

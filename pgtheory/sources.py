@@ -1,9 +1,23 @@
-"""The seed documents: where to find them, and the fenced code blocks they contain."""
+"""The seed documents: their registry, where to find them, and their fenced code blocks."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+
+#: The five seed documents by number: a claim cites one as ``Source("000", section, quote)``.
+SEED_DOCUMENTS = {
+    "000": "000_6d22ed7e183469a6.txt",
+    "001": "001_dfff2308e2bb0704.txt",
+    "002": "002_1b7ba2deb061a988.txt",
+    "003": "003_406e58457e86a039.txt",
+    "004": "004_2cb30ec7095a07ef.txt",
+}
+
+
+def document_file(name: str) -> str:
+    """The file of a seed document given by its number ("000"); any other name as it is."""
+    return SEED_DOCUMENTS.get(name, name)
 
 
 def seeds_directory() -> Path | None:

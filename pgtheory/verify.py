@@ -56,9 +56,15 @@ _ORIGINS: dict[str, Path] = {}
 
 
 def default_claim_paths() -> list[Path]:
-    """``./claims`` when run from a checkout, else the claims/ beside the installed package."""
-    here = Path.cwd() / "claims"
-    return [here if here.is_dir() else Path(__file__).resolve().parent.parent / "claims"]
+    """The claims shipped with pgtheory (the package ``pgtheory.claims``), wherever pgtheory
+    runs. Nothing in the current folder is executed unless it is named."""
+    spec = importlib.util.find_spec("pgtheory.claims")
+    if spec is not None and spec.submodule_search_locations:
+        return [Path(next(iter(spec.submodule_search_locations)))]
+    source_tree = Path(__file__).resolve().parent.parent / "claims"  # not installed
+    if source_tree.is_dir():
+        return [source_tree]
+    raise FileNotFoundError("the claims shipped with pgtheory (pgtheory.claims) are not installed")
 
 
 def _load_module(path: Path) -> Any:
@@ -71,6 +77,7 @@ def _load_module(path: Path) -> Any:
         raise ClaimLoadError(f"cannot import claim module {path}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
+    sys.path.insert(0, str(path.parent))  # a helper module beside the claim file imports
     try:
         spec.loader.exec_module(module)
     except BaseException as exc:  # a module that raises or exits must not take the run down
@@ -79,6 +86,8 @@ def _load_module(path: Path) -> Any:
             raise
         detail = "".join(_exception_line(exc))
         raise ClaimLoadError(f"cannot import claim module {path}: {detail}") from None
+    finally:
+        sys.path.remove(str(path.parent))
     return module
 
 
@@ -95,8 +104,53 @@ def _claims_in(path: Path) -> list[Claim]:
     return claims
 
 
-def discover(paths: Iterable[Path | str] | None = None) -> list[Claim]:
-    """Every :class:`Claim` defined at module level in the given files or folders, by id."""
+def _index_path() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "pgtheory" / "claim-index.json"
+
+
+class _ClaimIndex:
+    """Which claim ids each module defines, cached by the file's modification time and size,
+    so that ``-k`` loads only the modules that define the selected claims. A module not in
+    the cache (new or changed) is loaded once to learn its ids; the cache is advisory and a
+    failure to read or write it costs only speed."""
+
+    def __init__(self) -> None:
+        self.path = _index_path()
+        try:
+            self.entries: dict[str, Any] = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            self.entries = {}
+        self.changed = False
+
+    @staticmethod
+    def _stamp(f: Path) -> list[int]:
+        st = f.stat()
+        return [st.st_mtime_ns, st.st_size]
+
+    def ids(self, f: Path) -> list[str] | None:
+        entry = self.entries.get(str(f.resolve()))
+        return entry["ids"] if entry and entry["stamp"] == self._stamp(f) else None
+
+    def record(self, f: Path, ids: list[str]) -> None:
+        self.entries[str(f.resolve())] = {"stamp": self._stamp(f), "ids": ids}
+        self.changed = True
+
+    def save(self) -> None:
+        if not self.changed:
+            return
+        with contextlib.suppress(OSError):
+            from pgtheory.report.results import write_atomically
+
+            write_atomically(self.path, json.dumps(self.entries))
+
+
+def discover(
+    paths: Iterable[Path | str] | None = None, pattern: str | None = None
+) -> list[Claim]:
+    """Every :class:`Claim` defined at module level in the given files or folders, by id.
+    With ``pattern`` (as :func:`select` takes it), modules the index knows define none of
+    the matching ids are not loaded (the result still holds every matching claim)."""
     files: list[Path] = []
     for p in map(Path, paths or default_claim_paths()):
         if p.is_dir():
@@ -105,21 +159,33 @@ def discover(paths: Iterable[Path | str] | None = None) -> list[Claim]:
             files.append(p)
         else:
             raise FileNotFoundError(f"no claim file or folder at {p}")
+    index = _ClaimIndex() if pattern else None
     found: dict[str, Claim] = {}
     for f in files:
-        for value in _claims_in(f):
+        if index is not None:
+            known = index.ids(f)
+            if known is not None and not any(_matches(i, pattern) for i in known):
+                continue
+        claims = _claims_in(f)
+        if index is not None:
+            index.record(f, [c.id for c in claims])
+        for value in claims:
             if value.id in found and found[value.id] is not value:
                 raise ValueError(f"claim id {value.id} is defined twice")
             found[value.id] = value
+    if index is not None:
+        index.save()
     return [found[k] for k in sorted(found)]
+
+
+def _matches(claim_id: str, pattern: str | None) -> bool:
+    parts = [p.strip() for p in (pattern or "").split(",") if p.strip()]
+    return not parts or any(p in claim_id for p in parts)
 
 
 def select(claims: Sequence[Claim], pattern: str | None) -> list[Claim]:
     """Claims whose id contains ``pattern`` (any of several, comma-separated)."""
-    if not pattern:
-        return list(claims)
-    parts = [p.strip() for p in pattern.split(",") if p.strip()]
-    return [c for c in claims if any(p in c.id for p in parts)]
+    return [c for c in claims if _matches(c.id, pattern)]
 
 
 # --- running ---------------------------------------------------------------------------
@@ -420,18 +486,20 @@ def git_commit(path: Path) -> str | None:
 
 
 def environment_facts(device: torch.device, jobs: int = 1) -> dict[str, Any]:
-    import numpy as np
-    import scipy
-    import sympy
+    from importlib.metadata import PackageNotFoundError, version
+
+    def installed(name: str) -> str | None:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return None
 
     _, world = rank_and_world()
     facts: dict[str, Any] = {
         "pgtheory": pgtheory.__version__,
         "python": sys.version.split()[0],
         "torch": torch.__version__,
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "sympy": sympy.__version__,
+        **{name: installed(name) for name in ("numpy", "scipy", "sympy")},
         "platform": platform.platform(),
         "cpu_threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),

@@ -56,7 +56,8 @@ def _finding(outcome):
 def test_a_claim_needs_a_valid_id_a_source_and_a_negative_control():
     checks = (check("a", Kind.EXACT, _finding(S)), negative_control("b", Kind.EXACT, _finding(R)))
     Claim("001-ok", "t", "s", SOURCE, "c", Verdict.CONFIRMED, checks)
-    with pytest.raises(ValueError, match="NNN-slug"):
+    Claim("mydoc-claim-one", "t", "s", SOURCE, "c", Verdict.CONFIRMED, checks)
+    with pytest.raises(ValueError, match="prefix-slug"):
         Claim("ok", "t", "s", SOURCE, "c", Verdict.CONFIRMED, checks)
     with pytest.raises(ValueError, match="negative control"):
         Claim("001-ok", "t", "s", SOURCE, "c", Verdict.CONFIRMED, checks[:1])

@@ -287,7 +287,7 @@ def test_an_interrupt_stops_every_worker_and_writes_a_partial_report(tmp_path, s
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 60  # a liveness bound, not a measurement
+    deadline = time.monotonic() + 180  # a liveness bound, not a measurement
     while len(list(tmp_path.glob("started.*"))) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
     workers = [int(p.name.split(".")[1]) for p in tmp_path.glob("started.*")]
@@ -368,3 +368,29 @@ def test_jobs_is_capped_at_cores_and_claims(tmp_path):
     out = tmp_path / "out"
     assert main(["verify", str(tmp_path / "good.py"), "--out", str(out), "--jobs", "1000"]) == 0
     assert json.loads((out / "results.json").read_text())["environment"]["jobs"] == 1
+
+
+def test_a_claims_folder_in_the_working_directory_is_never_executed_unnamed(tmp_path):
+    (tmp_path / "claims").mkdir()
+    marker = tmp_path / "executed"
+    (tmp_path / "claims" / "evil.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pgtheory.cli", "list", "-k", "001-score-zero-mean"],
+        cwd=tmp_path, capture_output=True, text=True,
+    )
+    assert proc.returncode == 0 and "001-score-zero-mean" in proc.stdout
+    assert not marker.exists()
+
+
+def test_a_claim_module_can_import_a_helper_beside_it(tmp_path):
+    (tmp_path / "helpers_for_claims.py").write_text("VALUE = 1.0\n")
+    (tmp_path / "uses_helper.py").write_text(
+        _claim_module(
+            """
+            from helpers_for_claims import VALUE
+            USES = make("mydoc-uses-helper", lambda ctx: exact_comparison(VALUE, 1.0))
+            """
+        )
+    )
+    out = tmp_path / "out"
+    assert main(["verify", str(tmp_path / "uses_helper.py"), "--out", str(out), "--jobs", "1"]) == 0

@@ -4,8 +4,8 @@ import torch
 
 from pgtheory.envs.tabular import (
     action_values,
-    exact_gradient,
-    objective,
+    exact_policy_gradient,
+    expected_return,
     random_episodic_mdp,
     state_values,
     visitation,
@@ -20,14 +20,14 @@ def _case(gamma=0.9):
 
 def test_gradient_matches_finite_differences():
     mdp, logits = _case()
-    grad = exact_gradient(mdp, logits)
+    grad = exact_policy_gradient(mdp, logits)
     eps = 1e-6
     for i in range(logits.numel()):
         bump = torch.zeros_like(logits).flatten()
         bump[i] = eps
         up, down = (
-            objective(mdp, logits + bump.view_as(logits)),
-            objective(mdp, logits - bump.view_as(logits)),
+            expected_return(mdp, logits + bump.view_as(logits)),
+            expected_return(mdp, logits - bump.view_as(logits)),
         )
         assert abs(float((up - down) / (2 * eps)) - float(grad.flatten()[i])) < 1e-7
 
@@ -39,7 +39,7 @@ def test_bellman_consistency_and_visitation():
     torch.testing.assert_close((pi * Q).sum(-1), V)
     # J = sum_s d_gamma(s) r_pi(s): discounted visits times expected rewards
     r_pi = (pi * mdp.rewards).sum(-1)
-    torch.testing.assert_close(visitation(mdp, logits) @ r_pi, objective(mdp, logits))
+    torch.testing.assert_close(visitation(mdp, logits) @ r_pi, expected_return(mdp, logits))
 
 
 def _draw(probs: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -66,6 +66,6 @@ def test_values_match_rollouts():
         if not alive.any():
             break
     assert not alive.any()
-    assert abs(float(total.mean() - objective(mdp, logits))) < 5 * float(total.std()) / n**0.5
+    assert abs(float(total.mean() - expected_return(mdp, logits))) < 5 * float(total.std()) / n**0.5
     expected_length = float(visitation(mdp, logits, 1.0).sum())
     assert abs(float(steps.mean()) - expected_length) < 5 * float(steps.std()) / n**0.5

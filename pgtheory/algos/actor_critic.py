@@ -1,9 +1,13 @@
-"""One-step actor-critic as 004 (after Sutton and Barto) writes it, vectorised over environments:
+"""One-step actor-critic, vectorised over environments, in Sutton and Barto's form:
 
     delta_t = r_t + gamma v(s_{t+1}) - v(s_t)            (v(terminal) = 0)
     w       <- w + alpha_w delta_t grad v(s_t)
     theta   <- theta + alpha_theta I delta_t grad log pi(a_t|s_t)
     I       <- gamma I                                    (I = 1 at the start of each episode)
+
+004 writes the actor's line without I (theta <- theta + alpha delta_t grad log pi, its
+"Actor-Critic" section); Sutton and Barto's episodic algorithm has I = gamma^t, which the
+discounted objective needs. ``discount_factor_I=False`` gives 004's line as printed.
 
 An update after every step of every sub-environment (one batched step). At a time-limit
 truncation v(s_{t+1}) is bootstrapped from the real final observation; at termination it is 0.
@@ -39,7 +43,7 @@ class ActorCriticConfig:
     gamma: float = 0.99
     """discount"""
     discount_factor_I: bool = True
-    """multiply the actor's step by I = gamma^t, as 004 writes it"""
+    """multiply the actor's step by I = gamma^t (Sutton and Barto; 004's line omits it)"""
     hidden: int = 64
     """width of the hidden layers"""
 
@@ -106,4 +110,4 @@ def train_actor_critic(
         if tracker.maybe_evaluate(steps, act) and stop_when_solved:
             break
     envs.close()
-    return tracker.result(steps, act)
+    return tracker.result(steps, act, actor)

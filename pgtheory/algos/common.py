@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import gymnasium as gym
@@ -125,9 +125,11 @@ class TrainResult:
     steps: int
     seconds: float
     curve: list[tuple[int, float, float]] = field(default_factory=list)
+    policy: torch.nn.Module | None = field(default=None, repr=False, compare=False)
+    """the trained policy network (observations -> action logits), for ``train --save``"""
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "policy"}
 
 
 class Tracker:
@@ -167,7 +169,12 @@ class Tracker:
             self.solved_at = (steps, self.seconds())
         return self.solved_at is not None
 
-    def result(self, steps: int, act: Callable[[torch.Tensor], torch.Tensor]) -> TrainResult:
+    def result(
+        self,
+        steps: int,
+        act: Callable[[torch.Tensor], torch.Tensor],
+        policy: torch.nn.Module | None = None,
+    ) -> TrainResult:
         if not self.curve or self.curve[-1][0] != steps:
             self.next_eval = 0
             self.maybe_evaluate(steps, act)
@@ -184,6 +191,7 @@ class Tracker:
             steps=steps,
             seconds=seconds,
             curve=self.curve,
+            policy=policy,
         )
 
 

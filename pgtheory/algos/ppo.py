@@ -205,4 +205,4 @@ def train_ppo(
         if tracker.maybe_evaluate(steps, agent.act) and stop_when_solved:
             break
     envs.close()
-    return tracker.result(steps, agent.act)
+    return tracker.result(steps, agent.act, agent.actor)

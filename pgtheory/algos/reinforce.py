@@ -171,7 +171,7 @@ def train_reinforce(
         if tracker.maybe_evaluate(steps, act) and stop_when_solved:
             break
     envs.close()
-    return tracker.result(steps, act)
+    return tracker.result(steps, act, policy)
 
 
 def train_npg(

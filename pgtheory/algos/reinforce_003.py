@@ -168,4 +168,4 @@ def train_reinforce_003(
         return (solved and stop_when_solved) or steps >= max_steps
 
     run_program_003(seed, env_id, after_episode)
-    return tracker.result(last["steps"], act_with(last["policy"]))
+    return tracker.result(last["steps"], act_with(last["policy"]), last["policy"])

@@ -8,7 +8,8 @@ is left out. Everything is float64 and differentiable in the policy logits with 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -52,6 +53,25 @@ def random_mdp(
     )
 
 
+def random_cases(
+    generator: torch.Generator,
+    count: int = 5,
+    *,
+    states: int = 3,
+    actions: int = 2,
+    horizon: int = 3,
+    gamma: float = 1.0,
+    reward_shift: float = 0.0,
+) -> Iterator[tuple[FiniteMDP, torch.Tensor]]:
+    """``count`` random MDPs (:func:`random_mdp`, rewards shifted by ``reward_shift``), each
+    with standard-normal softmax logits, drawn in turn from ``generator``."""
+    for _ in range(count):
+        mdp = random_mdp(states, actions, horizon, generator, gamma=gamma)
+        if reward_shift:
+            mdp = replace(mdp, rewards=mdp.rewards + reward_shift)
+        yield mdp, torch.randn(states, actions, generator=generator, dtype=torch.float64)
+
+
 @dataclass(frozen=True)
 class Trajectories:
     """Index tensors ``states``/``actions`` of shape ``(n, H)``."""
@@ -80,6 +100,13 @@ def log_dynamics(
 def log_policy(policy: SoftmaxPolicy, traj: Trajectories) -> torch.Tensor:
     """``sum_t log pi(a_t | s_t)`` per trajectory, shape ``(n,)``."""
     return policy.log_prob(traj.states, traj.actions).sum(-1)
+
+
+def trajectory_probability(
+    mdp: FiniteMDP, policy: SoftmaxPolicy, traj: Trajectories
+) -> torch.Tensor:
+    """P(tau) = rho_0(s_0) prod_t pi(a_t|s_t) P(s_{t+1}|s_t, a_t) of each trajectory."""
+    return (log_dynamics(mdp, traj) + log_policy(policy, traj)).exp()
 
 
 def discounted_return(mdp: FiniteMDP, traj: Trajectories) -> torch.Tensor:
@@ -144,7 +171,7 @@ def to_device(mdp: FiniteMDP, device: torch.device | str) -> FiniteMDP:
 def trajectory_expectation(mdp: FiniteMDP, policy: SoftmaxPolicy, fn) -> torch.Tensor:
     """``sum_tau P(tau) fn(tau)`` by exact enumeration; ``fn(traj)`` returns ``(n, ...)``."""
     traj = enumerate_trajectories(mdp)
-    prob = (log_dynamics(mdp, traj) + log_policy(policy, traj)).exp()
+    prob = trajectory_probability(mdp, policy, traj)
     values = fn(traj)
     return (prob.reshape(-1, *([1] * (values.dim() - 1))) * values).sum(0)
 

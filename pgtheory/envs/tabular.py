@@ -85,15 +85,15 @@ def action_values(mdp: TabularMDP, logits: torch.Tensor) -> torch.Tensor:
     return (mdp.rewards + mdp.gamma * mdp.transitions @ state_values(mdp, logits)) * live
 
 
-def objective(mdp: TabularMDP, logits: torch.Tensor) -> torch.Tensor:
+def expected_return(mdp: TabularMDP, logits: torch.Tensor) -> torch.Tensor:
     """J = E[sum_t gamma^t r_t] = rho_0 . V."""
     return mdp.initial @ state_values(mdp, logits)
 
 
-def exact_gradient(mdp: TabularMDP, logits: torch.Tensor) -> torch.Tensor:
+def exact_policy_gradient(mdp: TabularMDP, logits: torch.Tensor) -> torch.Tensor:
     """grad J by autograd through the linear solve, shape of ``logits``."""
     theta = logits.detach().clone().requires_grad_(True)
-    (grad,) = torch.autograd.grad(objective(mdp, theta), theta)
+    (grad,) = torch.autograd.grad(expected_return(mdp, theta), theta)
     return grad
 
 
