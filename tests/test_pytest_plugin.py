@@ -50,3 +50,20 @@ def test_a_plain_pytest_executes_no_claim_module(tmp_path):
     (tmp_path / "test_nothing.py").write_text("def test_ok():\n    pass\n")
     proc = _pytest(tmp_path)
     assert proc.returncode == 0 and "1 passed" in proc.stdout
+
+
+def test_the_readme_example_runs_verbatim(tmp_path):
+    from conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Writing a claim") :]
+    example = section[section.index("```python") + len("```python") : section.index("```\n", 10)]
+    (tmp_path / "my_claims").mkdir()
+    (tmp_path / "my_claims" / "arithmetic.py").write_text(example)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pgtheory.cli", "verify", "my_claims", "--out", "out"],
+        cwd=tmp_path, capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "confirmed" in proc.stdout
+    assert _pytest(tmp_path, "--claims", "my_claims", "--claims-jobs", "1").returncode == 0
