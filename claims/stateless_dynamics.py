@@ -29,7 +29,7 @@ from pgtheory.claim import (
 from pgtheory.context import Context
 from pgtheory.envs.stateless import Experiment, simulate
 from pgtheory.moments import Moments
-from pgtheory.montecarlo import monte_carlo_chain_slope_test, monte_carlo_mean_test
+from pgtheory.montecarlo import planned_chain_slope_test, planned_mean_test
 from pgtheory.stats import (
     Finding,
     all_hold,
@@ -831,7 +831,7 @@ def floor_scaling(variable: str, predicted: float):
                 [floor_per_chain(ctx, a, n, chains).numpy() for a, n in settings], axis=1
             )
 
-        return monte_carlo_chain_slope_test(
+        return planned_chain_slope_test(
             draw, xs, predicted, resolution=0.1, independent_points=True, pilot_chains=32
         )
 
@@ -843,7 +843,7 @@ def floor_level(ctx: Context) -> Finding:
     chains (each one time-average) planned from a pilot of 64 as any Monte Carlo mean is."""
     alpha, batch = 0.0025, 4
     predicted = alpha * floor_variance() / (batch * (2 - alpha))
-    return monte_carlo_mean_test(
+    return planned_mean_test(
         lambda chains, generator: floor_per_chain(ctx, alpha, batch, chains),
         predicted,
         generator=ctx.generator,
@@ -922,7 +922,7 @@ def late_decay(schedule: str, predicted: float):
 
         decay = exp.decay_episodes
         xs = 0.01 * decay / (decay + LATE_EPISODES) if schedule == "diminishing" else LATE_EPISODES
-        return monte_carlo_chain_slope_test(draw, xs, predicted, resolution=0.2)
+        return planned_chain_slope_test(draw, xs, predicted, resolution=0.2)
 
     return run_check
 

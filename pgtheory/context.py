@@ -20,9 +20,9 @@ from pgtheory.montecarlo import (
     Sampler,
     derive_seed,
     make_generator,
-    monte_carlo_mean_test,
-    monte_carlo_ratio_test,
-    monte_carlo_scaling_test,
+    planned_mean_test,
+    planned_ratio_test,
+    planned_scaling_test,
 )
 from pgtheory.stats import DEFAULT_FALSE_ALARM, Finding
 
@@ -87,10 +87,10 @@ class Context:
         resolution: float | Sequence[float],
         false_alarm: float = DEFAULT_FALSE_ALARM,
     ) -> Finding:
-        """:func:`monte_carlo_mean_test` on this check's generator; the evidence records the
+        """:func:`planned_mean_test` on this check's generator; the evidence records the
         resolution actually used (doubled in the quick tier)."""
         res = torch.as_tensor(resolution, dtype=torch.float64) * self.resolution(1.0)
-        return monte_carlo_mean_test(
+        return planned_mean_test(
             sampler,
             reference,
             generator=self.generator,
@@ -108,8 +108,8 @@ class Context:
         resolution: float,
         false_alarm: float = DEFAULT_FALSE_ALARM,
     ) -> Finding:
-        """:func:`monte_carlo_ratio_test` on this check's generator."""
-        return monte_carlo_ratio_test(
+        """:func:`planned_ratio_test` on this check's generator."""
+        return planned_ratio_test(
             numerator,
             denominator,
             generator=self.generator,
@@ -129,9 +129,9 @@ class Context:
         resolution: float = 0.1,
         exact_law: bool = True,
     ) -> Finding:
-        """:func:`monte_carlo_scaling_test` on this check's generator and device (the same
+        """:func:`planned_scaling_test` on this check's generator and device (the same
         in both tiers); ``samples_per_point`` is the pilot's size and the least n."""
-        return monte_carlo_scaling_test(
+        return planned_scaling_test(
             lambda x: make_sampler(x, self.device),
             xs,
             predicted,

@@ -4,6 +4,13 @@ A *sampler* is a function ``sampler(n, generator) -> Tensor`` of shape ``(n, *ev
 that draws ``n`` independent samples on ``generator.device`` with no Python loop per sample.
 The runner calls it chunk by chunk and streams float64 moments, so memory stays bounded
 whatever the sample count, and nothing synchronises with the host inside the loop.
+
+The ``planned_*`` functions are planners: a pilot sizes the sample from the declared error
+budget (the design functions of :mod:`pgtheory.stats`), fresh samples are streamed, and the
+decision itself is made by the matching function of :mod:`pgtheory.stats`
+(``planned_mean_test`` -> ``mean_equality_test``, ``planned_ratio_test`` ->
+``log_ratio_test``, ``planned_scaling_test`` and ``planned_chain_slope_test`` ->
+``log_means_slope_test``).
 """
 
 from __future__ import annotations
@@ -85,7 +92,7 @@ def sharded_moments(
     return all_reduce_moments(stream_moments(sampler, share(n), generator, chunk_size))
 
 
-def monte_carlo_mean_test(
+def planned_mean_test(
     sampler: Sampler,
     reference: torch.Tensor | float | Sequence[float],
     *,
@@ -134,7 +141,7 @@ def monte_carlo_mean_test(
     return finding
 
 
-def monte_carlo_ratio_test(
+def planned_ratio_test(
     numerator: Sampler,
     denominator: Sampler,
     *,
@@ -175,7 +182,7 @@ def monte_carlo_ratio_test(
     return finding
 
 
-def monte_carlo_scaling_test(
+def planned_scaling_test(
     make_sampler: Callable[[float], Sampler],
     xs: Sequence[float],
     predicted: float,
@@ -247,7 +254,7 @@ def monte_carlo_scaling_test(
     return finding
 
 
-def monte_carlo_chain_slope_test(
+def planned_chain_slope_test(
     draw: Callable[[int], np.ndarray],
     xs: Sequence[float],
     predicted: float,
@@ -262,7 +269,7 @@ def monte_carlo_chain_slope_test(
     of chains first. ``draw(k)`` returns a (k chains x len(xs)) array, one value per chain and
     grid point, on the check's own generator: the same chains at every point (their
     covariance across points is used) or, with ``independent_points``, separate ones. A pilot
-    of ``pilot_chains`` plans the chains (as :func:`monte_carlo_scaling_test` plans samples);
+    of ``pilot_chains`` plans the chains (as :func:`planned_scaling_test` plans samples);
     fresh chains decide."""
     method = "log-log least squares of chain means, pilot"
     pilot = np.asarray(draw(pilot_chains), float)

@@ -5,7 +5,7 @@ from pgtheory.moments import Moments
 from pgtheory.montecarlo import (
     derive_seed,
     make_generator,
-    monte_carlo_mean_test,
+    planned_mean_test,
     resolve_device,
     stream_moments,
 )
@@ -27,9 +27,9 @@ def test_seeds_are_stable_and_depend_on_every_name():
 
 
 def test_same_seed_same_numbers():
-    a = monte_carlo_mean_test(_normal, 0.0, generator=make_generator(7), resolution=0.05)
-    b = monte_carlo_mean_test(_normal, 0.0, generator=make_generator(7), resolution=0.05)
-    c = monte_carlo_mean_test(_normal, 0.0, generator=make_generator(8), resolution=0.05)
+    a = planned_mean_test(_normal, 0.0, generator=make_generator(7), resolution=0.05)
+    b = planned_mean_test(_normal, 0.0, generator=make_generator(7), resolution=0.05)
+    c = planned_mean_test(_normal, 0.0, generator=make_generator(8), resolution=0.05)
     assert a.estimate == b.estimate and a.ci == b.ci and a.n == b.n
     assert a.estimate != c.estimate
 
@@ -50,13 +50,13 @@ def test_streamed_moments_equal_those_of_all_samples_at_once():
 
 
 def test_sample_size_follows_the_error_budget():
-    coarse = monte_carlo_mean_test(_normal, 0.0, generator=make_generator(0), resolution=0.1)
-    fine = monte_carlo_mean_test(_normal, 0.0, generator=make_generator(0), resolution=0.05)
+    coarse = planned_mean_test(_normal, 0.0, generator=make_generator(0), resolution=0.1)
+    fine = planned_mean_test(_normal, 0.0, generator=make_generator(0), resolution=0.05)
     assert 3.5 < fine.n / coarse.n < 4.5  # n grows as 1 / resolution^2
 
 
 def test_a_binding_cap_gives_inconclusive_not_support():
-    finding = monte_carlo_mean_test(
+    finding = planned_mean_test(
         _normal, 0.0, generator=make_generator(0), resolution=0.001, max_samples=10_000
     )
     assert finding.outcome.value == "inconclusive"
@@ -74,5 +74,5 @@ def test_device_resolution():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_sampling_matches_cpu_decision():
     gen = make_generator(3, "cuda")
-    finding = monte_carlo_mean_test(_normal, 0.0, generator=gen, resolution=0.02)
+    finding = planned_mean_test(_normal, 0.0, generator=gen, resolution=0.02)
     assert finding.outcome.value == "supports"

@@ -20,9 +20,9 @@ from pgtheory.cli import main
 from pgtheory.moments import Moments
 from pgtheory.montecarlo import (
     make_generator,
-    monte_carlo_mean_test,
-    monte_carlo_ratio_test,
-    monte_carlo_scaling_test,
+    planned_mean_test,
+    planned_ratio_test,
+    planned_scaling_test,
 )
 from pgtheory.stats import Outcome
 from pgtheory.symbolic import is_zero
@@ -83,13 +83,13 @@ def test_monte_carlo_planners_are_inconclusive_on_nan_samples():
     def one(n, gen):
         return torch.rand(n, generator=gen, dtype=torch.float64) + 1
 
-    assert monte_carlo_mean_test(nan_sampler, 0.0, generator=g, resolution=0.1).outcome == (
+    assert planned_mean_test(nan_sampler, 0.0, generator=g, resolution=0.1).outcome == (
         Outcome.INCONCLUSIVE
     )
-    assert monte_carlo_ratio_test(nan_sampler, one, generator=g, resolution=0.1).outcome == (
+    assert planned_ratio_test(nan_sampler, one, generator=g, resolution=0.1).outcome == (
         Outcome.INCONCLUSIVE
     )
-    scaling = monte_carlo_scaling_test(
+    scaling = planned_scaling_test(
         lambda x: nan_sampler, [1.0, 2.0, 4.0], 1.0, generator=g, samples_per_point=100
     )
     assert scaling.outcome == Outcome.INCONCLUSIVE

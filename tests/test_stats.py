@@ -9,7 +9,7 @@ from scipy import stats as sps
 
 from pgtheory import stats
 from pgtheory.moments import Moments
-from pgtheory.montecarlo import make_generator, monte_carlo_mean_test
+from pgtheory.montecarlo import make_generator, planned_mean_test
 from pgtheory.stats import (
     Finding,
     Outcome,
@@ -107,7 +107,7 @@ SEEDS = 300
 
 def _decisions(sampler, reference, false_alarm, resolution=0.2):
     return [
-        monte_carlo_mean_test(
+        planned_mean_test(
             sampler,
             reference,
             generator=make_generator(seed),
