@@ -125,6 +125,9 @@ class TrainResult:
     steps: int
     seconds: float
     curve: list[tuple[int, float, float]] = field(default_factory=list)
+    diagnostics: list[dict[str, float]] = field(default_factory=list)
+    """per update, where the algorithm records them (PPO: approx_kl, clip_fraction,
+    explained_variance, entropy, and the env steps so far)"""
     policy: torch.nn.Module | None = field(default=None, repr=False, compare=False)
     """the trained policy network (observations -> action logits), for ``train --save``"""
 

@@ -137,6 +137,7 @@ def train_ppo(
     obs = torch.as_tensor(obs_np, dtype=torch.float32, device=device)
     resetting = np.zeros(N, dtype=bool)  # this step is an autoreset step, not a transition
     steps, iterations = 0, max(1, max_steps // (T * N))
+    diagnostics: list[dict[str, float]] = []
     for iteration in range(iterations):
         frac = 1.0 - iteration / iterations if cfg.anneal else 1.0
         optimiser.param_groups[0]["lr"] = frac * cfg.learning_rate
@@ -201,8 +202,40 @@ def train_ppo(
                 loss.backward()
                 nn.utils.clip_grad_norm_(agent.parameters(), cfg.max_grad_norm, foreach=True)
                 optimiser.step()
+        diagnostics.append(
+            {"steps": steps, **update_diagnostics(agent, b_obs, b_act, b_logp, b_ret, b_val, clip)}
+        )
 
         if tracker.maybe_evaluate(steps, agent.act) and stop_when_solved:
             break
     envs.close()
-    return tracker.result(steps, agent.act, agent.actor)
+    result = tracker.result(steps, agent.act, agent.actor)
+    result.diagnostics = diagnostics
+    return result
+
+
+@torch.no_grad()
+def update_diagnostics(
+    agent: ActorCritic,
+    obs: torch.Tensor,
+    actions: torch.Tensor,
+    old_logp: torch.Tensor,
+    returns: torch.Tensor,
+    old_values: torch.Tensor,
+    clip: float,
+) -> dict[str, float]:
+    """What one update did, over its whole batch after all epochs (as cleanrl and SB3 log it):
+    the approximate KL(old || new) ``E[(r - 1) - log r]``, the fraction of ratios outside
+    ``[1 - clip, 1 + clip]``, the old value function's explained variance of the returns, and
+    the new policy's entropy."""
+    logits = agent.actor(obs)
+    log_ratio = log_prob_of(logits, actions) - old_logp
+    ratio = log_ratio.exp()
+    variance = returns.var()
+    explained = 1 - (returns - old_values).var() / variance if variance > 0 else float("nan")
+    return {
+        "approx_kl": float(((ratio - 1) - log_ratio).mean()),
+        "clip_fraction": float(((ratio - 1).abs() > clip).float().mean()),
+        "explained_variance": float(explained),
+        "entropy": float(entropy_of(logits).mean()),
+    }
