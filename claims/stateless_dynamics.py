@@ -160,7 +160,7 @@ def figure_claim(
     reading: str,
     checks: tuple,
     expected: Verdict = Verdict.CONFIRMED,
-    conditions: str = "As in the caption; 64 seeds per arm; EMA weight 0.9; diminishing steps alpha_0 K/(K + k), K = 1000.",
+    conditions: str = "As in the caption; 64 seeds per arm; the notebook's settings (sigma in [0.05, 5], EMA weight 0.1 on the new reward from the mean of 10 initial rewards, alpha_0 / (1 + k / 2000)).",
 ) -> Claim:
     return Claim(
         id=claim_id,
@@ -261,11 +261,13 @@ FIG2 = figure_claim(
     "000-fig2-R1-baseline",
     "R1, EMA baseline against none",
     "The EMA baseline stabilizes the decrease of $\\sigma$, avoiding the large initial increase seen without a baseline.",
-    r"\max_{k \le 2000} \sigma_k / \sigma_0 \text{ larger without a baseline; cause: the missing baseline}",
-    "Without a baseline sigma does rise, but the cause is clipping, not the missing baseline. "
-    "Once |g| > 10 the clipped step in log sigma is about 10 sign(1 - z^2), and "
-    "P(z^2 < 1) = 0.68 > 1/2 pushes log sigma up; in our runs sigma then grows without bound "
-    "(the rise is not only initial). Without clipping the unbaselined runs show no such rise.",
+    r"\max_{k \le 2000} \sigma_k / \sigma_0 \text{ smaller with the EMA baseline; large without it}",
+    "The caption compares two arms that share every other setting, gradient clipping at norm 10 "
+    "included (a condition the text states for all experiments): with the EMA baseline sigma "
+    "should not show the large initial increase the unbaselined arm shows. What drives the "
+    "increase in the unbaselined arm is not part of the caption's statement; how large it gets "
+    "depends on the bound on sigma that only the notebook states (claim "
+    "000-text-omits-sigma-bound).",
     (
         check(
             "early sigma peak: EMA baseline < no baseline (rank test)",
@@ -282,11 +284,6 @@ FIG2 = figure_claim(
             Kind.EXPERIMENT,
             large_early_rise("no baseline"),
         ),
-        beyond_conditions(
-            "the stated cause: without clipping, no baseline still rises above 1.5 sigma_0 in most seeds",
-            Kind.EXPERIMENT,
-            large_early_rise("no baseline, no clipping"),
-        ),
         negative_control(
             "the reverse: the baseline raises the peak (rank test)",
             Kind.EXPERIMENT,
@@ -298,9 +295,80 @@ FIG2 = figure_claim(
             ),
         ),
     ),
-    expected=Verdict.CONDITIONAL,
-    conditions="As in the caption (clipping at norm 10 is on); the ablation turns clipping off.",
 )
+
+
+def final_sigma_at_most(arm: Experiment, level: float):
+    """Most seeds of ``arm`` end (after 10^4 episodes) with sigma at or below ``level``: the
+    fraction ending above it is below one half."""
+
+    def run_check(ctx: Context) -> Finding:
+        out = run(ctx, arm)
+        finals = final_sigma(out)
+        above = int((finals > level).sum())
+        finding = proportion_test(above, len(finals), 0.5, alternative="below")
+        finding.data["trajectories"] = trajectories({"sigma unbounded": out})
+        finding.note += f" seeds end with sigma above {level:g} (median {np.median(finals):.3g})"
+        return finding
+
+    return run_check
+
+
+UNBOUNDED = {"sigma_bounds": None}
+TEXT_OMITS_SIGMA_BOUND = Claim(
+    id="000-text-omits-sigma-bound",
+    title="The experiments run the algorithm as the text describes it (psi unconstrained)",
+    statement=r"\psi = \log\sigma 	ext{ optimized without constraints produces figures 2 and 6}",
+    sources=(
+        Source(
+            "000",
+            FIGURES,
+            "This parameterization ensures $\\sigma = e^\\psi > 0$ when $\\psi$ is optimized without constraints.",
+        ),
+    ),
+    conditions="The figures' settings otherwise (the notebook's): alpha = 0.001, N_s = 1, "
+    "clipping at norm 10, no baseline, 64 seeds; the text's psi without constraints against "
+    "the notebook's sigma in [0.05, 5].",
+    expected=Verdict.REFUTED,
+    reading="The text says psi is optimized without constraints; the notebook that produced the "
+    "figures clips sigma to [0.05, 5] after every update, and the text never mentions it. "
+    "Without a baseline the clipped psi-step pushes sigma up, so the unbaselined curves of "
+    "figures 2 and 6 stop at the bound; the text's unconstrained algorithm does not stop there "
+    "and so does not produce those figures.",
+    checks=(
+        check(
+            "figure 2 (R1) with psi unconstrained: sigma ends at or below the figure's 5",
+            Kind.EXPERIMENT,
+            final_sigma_at_most(replace(R1_BASELINE["no baseline"], **UNBOUNDED), 5.0),
+        ),
+        check(
+            "figure 6 (R2) with psi unconstrained: sigma ends at or below the figure's 5",
+            Kind.EXPERIMENT,
+            lambda ctx: final_sigma_at_most(replace(R2_BASELINE_NONE, **UNBOUNDED), 5.0)(ctx),
+        ),
+        negative_control(
+            "the EMA arm of figure 2, which never reaches the bound, changes without it",
+            Kind.EXPERIMENT,
+            lambda ctx: ema_arm_changes_without_bound(ctx),
+        ),
+    ),
+)
+
+
+def ema_arm_changes_without_bound(ctx: Context) -> Finding:
+    """The same seeds with and without the bound: the EMA arm's sigma path is identical when
+    the bound is never reached, so 'the bound changes it' is refuted exactly."""
+    arm = R1_BASELINE["EMA baseline"]
+    with_bound = simulate(arm, ctx.chains(CHAINS), ctx.cpu_generator(), RECORD)["sigma"]
+    without = simulate(replace(arm, **UNBOUNDED), ctx.chains(CHAINS), ctx.cpu_generator(), RECORD)[
+        "sigma"
+    ]
+    return exact_properties(
+        [] if not torch.equal(with_bound, without) else ["identical sigma paths in every seed"],
+        method="the same seeds simulated with and without the bound",
+        checked="the sigma paths differ",
+        values=with_bound,
+    )
 
 
 def schedule_arms(reward: str) -> dict[str, Experiment]:
@@ -413,14 +481,16 @@ R2_BASELINE = {
     "EMA baseline": Experiment(reward="R2", learning_rate=0.001, baseline=True),
     "no baseline": Experiment(reward="R2", learning_rate=0.001, baseline=False),
 }
+R2_BASELINE_NONE = R2_BASELINE["no baseline"]
 FIG6 = figure_claim(
     6,
     "000-fig6-R2-baseline",
     "R2, EMA baseline against none",
     "Without the baseline, learning is highly unstable, especially for $\\sigma$.",
-    r"\text{with the baseline } \mu \to w^* \text{ and } \log\sigma \text{ is smooth; without it } \sigma \text{ is jagged and } \mu \text{ ends far from } w^*",
-    "Without a baseline sigma is far more jagged and mu ends far from w*. (mu's own path is "
-    "smoother without a baseline, because sigma grows and the clipped steps in mu shrink.)",
+    r"\text{without the baseline the path of } \log\sigma \text{ is more jagged than with it}",
+    "'Highly unstable, especially for sigma' is read as the path of sigma being rougher "
+    "(larger mean absolute change of log sigma between records) without the baseline than "
+    "with it, over seeds; the caption makes no statement about where mu ends.",
     (
         check(
             "roughness of log sigma: EMA < none (rank test)",
@@ -430,7 +500,7 @@ FIG6 = figure_claim(
             ),
         ),
         check(
-            "robust to the unstated EMA weight: beta = 0.99, log sigma roughness (rank test)",
+            "robust to the EMA weight: beta = 0.99, log sigma roughness (rank test)",
             Kind.EXPERIMENT,
             ordered(
                 {
@@ -443,11 +513,6 @@ FIG6 = figure_claim(
                 ["EMA baseline, beta=0.99", "no baseline"],
                 1e-4,
             ),
-        ),
-        check(
-            "final |mu - w*|: EMA < none (rank test)",
-            Kind.EXPERIMENT,
-            ordered(R2_BASELINE, final_distance, ["EMA baseline", "no baseline"], 0.01),
         ),
         negative_control(
             "the reverse order for sigma (rank test)",
@@ -938,7 +1003,7 @@ ROBBINS_MONRO = Claim(
             "must diminish, for instance, satisfying the Robbins-Monro conditions",
         ),
     ),
-    conditions="Fixed sigma = 0.5, R2; alpha_k = 0.01 K/(K + k), K = 1000 (harmonic, so Robbins-Monro).",
+    conditions="Fixed sigma = 0.5, R2; alpha_k = 0.01 / (1 + k / 2000) (harmonic, so Robbins-Monro).",
     expected=Verdict.CONFIRMED,
     reading="With harmonic steps E[(mu_k - w*)^2] falls in proportion to alpha_k, i.e. to 0; "
     "with a constant step it stays at its floor.",

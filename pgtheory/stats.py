@@ -685,22 +685,27 @@ def rank_comparison(
 
 
 def proportion_test(
-    successes: int, trials: int, threshold: float, *, false_alarm: float = 1e-4
+    successes: int,
+    trials: int,
+    threshold: float,
+    *,
+    false_alarm: float = 1e-4,
+    alternative: str = "above",
 ) -> Finding:
-    """Decide "the success probability exceeds ``threshold``" with a Clopper-Pearson interval
-    at confidence 1 - false_alarm: supports above it, refutes below it, else inconclusive."""
+    """Decide "the success probability is above ``threshold``" (or, with ``alternative=
+    "below"``, below it) with a Clopper-Pearson interval at confidence 1 - false_alarm:
+    supports when the interval lies on the stated side, refutes when it lies on the other,
+    else inconclusive."""
+    if alternative not in ("above", "below"):
+        raise ValueError(f"unknown alternative {alternative!r}")
     if trials <= 0 or not 0 <= successes <= trials:
         return Finding(
             Outcome.INCONCLUSIVE, "Clopper-Pearson interval of a proportion", note="no trials"
         )
     lo, hi = binomial_interval(successes, trials, 1 - false_alarm)
-    outcome = (
-        Outcome.SUPPORTS
-        if lo > threshold
-        else Outcome.REFUTES
-        if hi < threshold
-        else Outcome.INCONCLUSIVE
-    )
+    above, below = lo > threshold, hi < threshold
+    stated, other = (above, below) if alternative == "above" else (below, above)
+    outcome = Outcome.SUPPORTS if stated else Outcome.REFUTES if other else Outcome.INCONCLUSIVE
     return Finding(
         outcome=outcome,
         method="Clopper-Pearson interval of a proportion",

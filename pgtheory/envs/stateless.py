@@ -48,10 +48,15 @@ def proxy_reward(w: torch.Tensor, w_star: float, train_batch: torch.Tensor) -> t
 class Experiment:
     """One arm of 000's experiments: policy-gradient ascent on theta = (mu, log sigma), d = 1.
 
-    Choices the text leaves open, stated here: the EMA baseline starts at 0 and is updated
-    with the batch-mean reward *after* it is used (b_t sees only past rewards); the
-    diminishing schedule is alpha_k = alpha_0 K / (K + k) with K = 1000 (Robbins-Monro);
-    sigma is not bounded; clipping applies to the batch-mean gradient.
+    The defaults are the settings of the notebook that produced 000's figures
+    (``policy-gradient-for-optimization.ipynb``, companion material of 000), where the text
+    leaves them open: sigma is clipped to [0.05, 5] after every update (``sigma_bounds``);
+    the EMA baseline puts weight 0.1 on the new batch-mean reward, is updated *after* it is
+    used (b_t sees only past rewards) and starts at the mean of max(10, N_s) rewards of the
+    initial policy (``baseline_init``); the diminishing schedule is alpha_0 / (1 + k / K) with
+    K = 2000 (a fifth of the 10^4 episodes); clipping at norm 10 applies to the
+    batch-mean gradient. ``sigma_bounds=None, baseline_init="zero", decay_episodes=1000`` are
+    the settings this project assumed before it read the notebook.
     """
 
     reward: str = "R1"  # R1 | R2 | R3 | R4
@@ -64,8 +69,12 @@ class Experiment:
     """beta in b <- beta b + (1 - beta) mean(R)"""
     schedule: str = "constant"  # constant | diminishing
     """step-size schedule"""
-    decay_episodes: float = 1000.0
-    """K of the diminishing schedule"""
+    decay_episodes: float = 2000.0
+    """K of the diminishing schedule alpha_0 / (1 + k / K)"""
+    sigma_bounds: tuple[float, float] | None = (0.05, 5.0)
+    """sigma is clipped to this range after every update (None: unbounded)"""
+    baseline_init: str = "initial-rewards"
+    """initial-rewards (the mean of max(10, N_s) rewards of the initial policy) | zero"""
     batch: int = 1
     """N_s samples per update (for R3: the size of the fixed batch S_train)"""
     clip: float | None = 10.0
@@ -89,23 +98,36 @@ def simulate(
     device = generator.device
     mu = torch.full((chains, 1), exp.mu0, dtype=torch.float64, device=device)
     psi = torch.full((chains, 1), math.log(exp.sigma0), dtype=torch.float64, device=device)
-    baseline = torch.zeros(chains, 1, dtype=torch.float64, device=device)
     train = torch.randn(chains, exp.batch, generator=generator, dtype=torch.float64, device=device)
     samples = 1 if exp.reward == "R3" else exp.batch
+
+    def reward_of(w: torch.Tensor) -> torch.Tensor:
+        if exp.reward == "R1":
+            return true_reward(w, exp.w_star)
+        if exp.reward == "R2":
+            return randomised_reward(w, exp.w_star, generator)
+        if exp.reward == "R3":
+            return proxy_reward(w, exp.w_star, train)
+        return sparse_reward(w, exp.w_star)
+
+    baseline = torch.zeros(chains, 1, dtype=torch.float64, device=device)
+    if exp.baseline and exp.baseline_init == "initial-rewards":
+        first = max(10, samples)
+        eps = torch.randn(chains, first, generator=generator, dtype=torch.float64, device=device)
+        baseline = reward_of(torch.addcmul(mu, psi.exp(), eps).unsqueeze(-1)).mean(1, keepdim=True)
+    elif exp.baseline_init not in ("initial-rewards", "zero"):
+        raise ValueError(f"unknown baseline_init {exp.baseline_init!r}")
+    psi_bounds = (
+        (math.log(exp.sigma_bounds[0]), math.log(exp.sigma_bounds[1]))
+        if exp.sigma_bounds is not None
+        else None
+    )
     mus, sigmas = [mu[:, 0].clone()], [psi[:, 0].exp()]
     # few, in-place operations per episode: at tens of chains their count is the run time
     for k in range(exp.episodes):
         sigma = psi.exp()
         eps = torch.randn(chains, samples, generator=generator, dtype=torch.float64, device=device)
-        w = torch.addcmul(mu, sigma, eps).unsqueeze(-1)  # (chains, samples, d = 1)
-        if exp.reward == "R1":
-            reward = true_reward(w, exp.w_star)
-        elif exp.reward == "R2":
-            reward = randomised_reward(w, exp.w_star, generator)
-        elif exp.reward == "R3":
-            reward = proxy_reward(w, exp.w_star, train)
-        else:
-            reward = sparse_reward(w, exp.w_star)
+        reward = reward_of(torch.addcmul(mu, sigma, eps).unsqueeze(-1))  # (chains, samples)
         advantage = reward - baseline if exp.baseline else reward  # (chains, samples)
         g_mu = (eps * advantage).mean(1, keepdim=True).div_(sigma)
         if exp.update_sigma:
@@ -118,9 +140,11 @@ def simulate(
             g_psi.mul_(scale)
         alpha = exp.learning_rate
         if exp.schedule == "diminishing":
-            alpha = alpha * exp.decay_episodes / (exp.decay_episodes + k)
+            alpha = alpha / (1 + k / exp.decay_episodes)
         mu.add_(g_mu, alpha=alpha)
         psi.add_(g_psi, alpha=alpha)
+        if psi_bounds is not None:
+            psi.clamp_(*psi_bounds)
         if exp.baseline:
             baseline.mul_(exp.ema_weight).add_(
                 reward.mean(1, keepdim=True), alpha=1 - exp.ema_weight
