@@ -5,6 +5,7 @@ import torch
 from pgtheory.claim import (
     Claim,
     Kind,
+    Severity,
     Source,
     Verdict,
     beyond_conditions,
@@ -265,6 +266,7 @@ EMA_BASELINE_UNBIASED = Claim(
     "document does not say whether the EMA is updated with the current reward before it is "
     "subtracted.",
     expected=Verdict.CONDITIONAL,
+    severity=Severity.MISSING_CONDITION,
     reading="000 subtracts an EMA of rewards without fixing the order of update and use. With "
     "past rewards only the estimator is unbiased; updating the EMA with R(w_t) first (a natural "
     "reading of the text) biases it by -(1 - beta) grad J.",

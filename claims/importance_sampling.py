@@ -7,6 +7,7 @@ import torch
 from pgtheory.claim import (
     Claim,
     Kind,
+    Severity,
     Source,
     Verdict,
     beyond_conditions,
@@ -89,6 +90,7 @@ IS_IDENTITY = Claim(
     conditions="Left out by the document: the sampling distribution must cover the target's "
     "support where f is nonzero (q(x) > 0 wherever p(x) f(x) != 0).",
     expected=Verdict.CONDITIONAL,
+    severity=Severity.MISSING_CONDITION,
     reading="002 writes the identity for any pair of policies with no support condition. It "
     "holds when the behaviour distribution covers the target's support and fails otherwise "
     "(e.g. a deterministic or truncated behaviour policy).",

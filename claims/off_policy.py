@@ -8,6 +8,7 @@ import torch
 from pgtheory.claim import (
     Claim,
     Kind,
+    Severity,
     Source,
     Verdict,
     beyond_conditions,
@@ -165,6 +166,7 @@ OFFPOLICY_SINGLE_RATIO = Claim(
     ),
     conditions="As written: an equality, states and returns from the behaviour policy mu.",
     expected=Verdict.REFUTED,
+    severity=Severity.WRONG,
     reading="One ratio corrects the action at t only. The states were reached, and G_t "
     "collected, under mu: correcting them needs the ratios of the earlier and later actions "
     "too. It is the first-order approximation of 002 (section 6.3), not an equality.",
@@ -221,6 +223,7 @@ IS_IDENTITY_004 = Claim(
     conditions="Left out by the document: q(x) > 0 wherever p(x) f(x) != 0. Off-policy: the "
     "behaviour policy must take every action the target policy may take.",
     expected=Verdict.CONDITIONAL,
+    severity=Severity.MISSING_CONDITION,
     reading="Tested on trajectory distributions: exact with a softmax behaviour policy, wrong "
     "when the behaviour policy never takes an action the target takes.",
     checks=(

@@ -10,6 +10,7 @@ from scipy.optimize import minimize_scalar
 from pgtheory.claim import (
     Claim,
     Kind,
+    Severity,
     Source,
     Verdict,
     beyond_conditions,
@@ -150,6 +151,7 @@ OPT_BASELINE_EQ7 = Claim(
     ),
     conditions="g_t a scalar score component, b(s_t) chosen to minimise Var[(R_t - b) g_t | s_t].",
     expected=Verdict.REFUTED,
+    severity=Severity.ERRATUM,
     reading="Equation (7) has g_t where Appendix C (and the minimisation) has g_t^2: the "
     "minimiser of E[g^2 (R - b)^2] is E[g^2 R]/E[g^2]. E[g R]/E[g^2] is a different number "
     "(with E[g] = 0 it is not even on the scale of the rewards).",
@@ -250,6 +252,7 @@ OPT_BASELINE_IS_V = Claim(
     conditions="Appendix C: g^2 not strongly correlated with R. The main text states the result "
     "without this condition.",
     expected=Verdict.CONDITIONAL,
+    severity=Severity.IMPRECISE,
     reading="Exact when g^2 is uncorrelated with R; far off when a rare action carries both the "
     "large g^2 and the large reward (b* = 9 against V = 1 for pi = (0.9, 0.1), R = (0, 10)).",
     checks=(
@@ -389,6 +392,7 @@ RAW_EXAMPLE_UPDATE = Claim(
     sources=(Source("001", "REINFORCE", "The raw REINFORCE update is:"),),
     conditions="Two one-step episodes (m = 2), estimator (5), which averages over the m trajectories.",
     expected=Verdict.REFUTED,
+    severity=Severity.ERRATUM,
     reading="Equation (5) divides by m; with m = 2 sampled one-step episodes the estimate is "
     "(7 grad log pi(a2|s1) + 5 grad log pi(a2|s2)) / 2. As printed, the estimator's expectation "
     "is 2 grad J. The direction, and the point that the wrong action gets the larger update, stand.",

@@ -6,6 +6,7 @@ import torch
 from pgtheory.claim import (
     Claim,
     Kind,
+    Severity,
     Source,
     Verdict,
     beyond_conditions,
@@ -110,6 +111,7 @@ PGT_PROPORTIONAL = Claim(
     conditions="Left out by the document: gamma = 1 (episodic). The proof it copies is Sutton and "
     "Barto's undiscounted episodic case, but its J carries gamma^t.",
     expected=Verdict.CONDITIONAL,
+    severity=Severity.WRONG,
     reading="With gamma = 1 and mu the on-policy distribution the theorem holds, the constant "
     "being the expected episode length. For the discounted J that 004 defines, weighting "
     "states by how often they are visited is wrong: the correct weights are the discounted "
@@ -162,6 +164,7 @@ MU_EQUALS_RHO = Claim(
     conditions="Left out by the document: gamma = 1. rho^pi, the distribution the discounted "
     "theorem needs, weights visits by gamma^t; mu, the visit frequency, does not.",
     expected=Verdict.CONDITIONAL,
+    severity=Severity.WRONG,
     reading="They coincide for gamma = 1 and differ for every gamma < 1, i.e. for the objective "
     "004 writes down.",
     checks=(
@@ -268,6 +271,7 @@ SAMPLING_FORM = Claim(
     sources=(Source("004", "REINFORCE", "From (13.6), we deduce the sampling form"),),
     conditions="As printed; gamma = 1.",
     expected=Verdict.REFUTED,
+    severity=Severity.ERRATUM,
     reading="The left side should be grad J (up to the constant E[T]): J is a number, the right "
     "side a vector. With grad J on the left the chain of equalities holds.",
     checks=(
@@ -320,6 +324,7 @@ REINFORCE_UPDATE = Claim(
     conditions="Left out by the document: gamma = 1. For its discounted J, Sutton and Barto's "
     "update carries gamma^t.",
     expected=Verdict.CONDITIONAL,
+    severity=Severity.ERRATUM,
     reading="Summed over an episode the update is unbiased for grad J when gamma = 1. For "
     "gamma < 1 it misses the factor gamma^t and follows a different vector; with gamma^t it is "
     "exact again.",
@@ -406,6 +411,7 @@ ACTOR_CRITIC_LINE2 = Claim(
     sources=(Source("004", "Actor-Critic", "From Sutton"),),
     conditions="G_{t:t+1} = R_{t+1} + gamma v(S_{t+1}) (the one-step return), delta_t the TD error.",
     expected=Verdict.REFUTED,
+    severity=Severity.ERRATUM,
     reading="The second line subtracts gamma v(S_{t+1}) from G_{t:t+1}, which already contains "
     "it: it equals R_{t+1} - v(S_t), not delta_t. It should read R_{t+1} + gamma v(S_{t+1}) - "
     "v(S_t). The first and last lines agree.",

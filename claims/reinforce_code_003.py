@@ -6,6 +6,7 @@ import torch
 from pgtheory.claim import (
     Claim,
     Kind,
+    Severity,
     Source,
     Verdict,
     beyond_conditions,
@@ -419,6 +420,7 @@ DIFF_SIM = Claim(
     conditions="Left out by the document: smooth, well-conditioned dynamics. 'Much' is taken as a "
     "variance (or mean square) at least 10 times smaller.",
     expected=Verdict.CONDITIONAL,
+    severity=Severity.MISSING_CONDITION,
     reading="True for a smooth one-step problem. Through 20 steps of a chaotic (logistic-map) "
     "simulator the chain rule multiplies Jacobians whose product explodes, and the pathwise "
     "gradient's mean square exceeds REINFORCE's by orders of magnitude.",
@@ -524,6 +526,7 @@ EXAMPLE_NORMALIZED_RETURNS = Claim(
     ),
     conditions="The function as printed (torch.Tensor.std, which is the unbiased, n - 1 estimator).",
     expected=Verdict.REFUTED,
+    severity=Severity.ERRATUM,
     reading="The printed function returns [1.35, -0.97, -0.47, 0.08]. Dividing by the population "
     "standard deviation (n) gives [1.56, -1.12, -0.54, 0.10], closer to the printed numbers but "
     "still not them.",
@@ -596,6 +599,7 @@ NORMALIZED_RETURNS_BIAS = Claim(
     ),
     conditions="The code's per-episode normalisation; 'unbiased' read generously as 'a positive multiple of grad J'.",
     expected=Verdict.REFUTED,
+    severity=Severity.IMPRECISE,
     reading="The episode's mean and standard deviation depend on every action of the episode, so "
     "they are not a baseline that leaves the expectation alone: the expected update is not even "
     "parallel to grad J. Without the normalisation the reward-to-go estimator is unbiased.",

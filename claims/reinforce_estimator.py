@@ -8,6 +8,7 @@ import torch
 from pgtheory.claim import (
     Claim,
     Kind,
+    Severity,
     Source,
     Verdict,
     beyond_conditions,
@@ -232,6 +233,7 @@ SIGMA_CONDITIONING = Claim(
     conditions="Left out by the document: the parametrisation. True with sigma itself as the "
     "parameter; with log sigma the score d log pi / d log sigma = eps^2 - 1 does not grow.",
     expected=Verdict.CONDITIONAL,
+    severity=Severity.IMPRECISE,
     reading="d log pi / d sigma = (eps^2 - 1)/sigma: the sampled gradient wrt sigma grows like "
     "1/sigma while its mean (-2 sigma for r = -(a - a*)^2) shrinks. Parametrising by log sigma "
     "removes the blow-up, which is why 000 and most implementations use it.",
@@ -308,6 +310,7 @@ PSEUDO_LOSS = Claim(
     ),
     conditions="Q_{i,t} (reward-to-go) held constant under differentiation; N sampled trajectories.",
     expected=Verdict.REFUTED,
+    severity=Severity.ERRATUM,
     reading="Autodiff does return sum_i sum_t grad log pi Q_it, but the pseudo-loss as written "
     "sums over the N trajectories without 1/N, so its gradient estimates N grad J (8 grad J "
     "here). With 1/N, as in the lecture's slides, it is unbiased.",

@@ -20,6 +20,7 @@ import pgtheory.envs.stateless as stateless
 from pgtheory.claim import (
     Claim,
     Kind,
+    Severity,
     Source,
     Verdict,
     beyond_conditions,
@@ -160,6 +161,7 @@ def figure_claim(
     reading: str,
     checks: tuple,
     expected: Verdict = Verdict.CONFIRMED,
+    severity: Severity | None = None,
     conditions: str = "As in the caption; 64 seeds per arm; the notebook's settings (sigma in [0.05, 5], EMA weight 0.1 on the new reward from the mean of 10 initial rewards, alpha_0 / (1 + k / 2000)).",
 ) -> Claim:
     return Claim(
@@ -169,6 +171,7 @@ def figure_claim(
         sources=(Source("000", FIGURES, caption_quote),),
         conditions=conditions,
         expected=expected,
+        severity=severity,
         reading=reading,
         checks=checks,
     )
@@ -330,6 +333,7 @@ TEXT_OMITS_SIGMA_BOUND = Claim(
     "clipping at norm 10, no baseline, 64 seeds; the text's psi without constraints against "
     "the notebook's sigma in [0.05, 5].",
     expected=Verdict.REFUTED,
+    severity=Severity.MISSING_CONDITION,
     reading="The text says psi is optimized without constraints; the notebook that produced the "
     "figures clips sigma to [0.05, 5] after every update, and the text never mentions it. "
     "Without a baseline the clipped psi-step pushes sigma up, so the unbaselined curves of "
@@ -640,6 +644,7 @@ FIG9 = figure_claim(
         ),
     ),
     expected=Verdict.CONDITIONAL,
+    severity=Severity.IMPRECISE,
     conditions="The caption reads a single run per N_s; the claim holds in expectation over S_train.",
 )
 
@@ -838,6 +843,7 @@ FIVE_FORMULATIONS = Claim(
     sources=(Source("000", FIGURES, "We examine the five reward formulations (R1-R4)."),),
     conditions="As written; R5 is mentioned ('For R3, R4, and R5') but never defined.",
     expected=Verdict.REFUTED,
+    severity=Severity.ERRATUM,
     reading="Four formulations are defined (R1-R4, as the parenthesis itself says). R5 appears "
     "once, in 'For R3, R4, and R5, we show specific illustrative runs', with no definition and "
     "no run: we cannot pin down what it means, so it is not simulated.",

@@ -9,6 +9,7 @@ import torch
 from pgtheory.claim import (
     Claim,
     Kind,
+    Severity,
     Source,
     Verdict,
     beyond_conditions,
@@ -115,6 +116,7 @@ GAUSS_OPT_LIMIT = Claim(
     ),
     conditions="Left out by the document: L continuous at w* (and integrable under the policy).",
     expected=Verdict.CONDITIONAL,
+    severity=Severity.MISSING_CONDITION,
     reading="True for the quadratic example and any continuous L with a unique minimum. A unique "
     "but isolated minimum (L discontinuous at w*) satisfies the document's hypothesis, yet the "
     "Gaussian never sees it and J peaks elsewhere.",
@@ -258,6 +260,7 @@ R2_MEAN_OFFSET = Claim(
     ),
     conditions="The document's own example: L(w) = 1/2 (w - w*)^2, l(w, z) = 1/2 (w - (w* + z))^2.",
     expected=Verdict.REFUTED,
+    severity=Severity.ERRATUM,
     reading="E_z[l(w, z)] = L(w) + sigma_z^2 / 2, so E_z[R2] = -L(w) - sigma_z^2/2 (-1/2 in the "
     "experiments). The offset is constant in w, so gradients and optima are unaffected, but the "
     "equality as written is false for the example the document pairs it with.",
@@ -374,6 +377,7 @@ GHAT_UNBIASED = Claim(
     ),
     conditions="Left out by the document: no clipping. Every experiment of 000 clips g_t at norm 10.",
     expected=Verdict.CONDITIONAL,
+    severity=Severity.MISSING_CONDITION,
     reading="The unclipped estimator is unbiased. The experiments use the clipped one, which at "
     "their initial policy N(0, 4) with w* = 5 clips most samples and is strongly biased; the "
     "text never says that unbiasedness is lost.",

@@ -8,7 +8,7 @@ import sympy as sp
 import torch
 from scipy import special
 
-from pgtheory.claim import Claim, Kind, Source, Verdict, check, negative_control
+from pgtheory.claim import Claim, Kind, Severity, Source, Verdict, check, negative_control
 from pgtheory.context import Context
 from pgtheory.envs.stateless import sparse_reward
 from pgtheory.policies import GaussianPolicy
@@ -226,6 +226,7 @@ J_NONCONVEX = Claim(
     ),
     conditions="Convexity of the minimisation problem, i.e. of -J (J is maximised).",
     expected=Verdict.REFUTED,
+    severity=Severity.WRONG,
     reading="For convex L, (mu, sigma) -> L(mu + sigma z) is convex for every z (an affine map "
     "into a convex function), so -J = E[L(mu + sigma Z)] is jointly convex in (mu, sigma). It is "
     "also nondecreasing in sigma (Z is symmetric), and sigma = e^psi is convex in psi, so -J is "

@@ -8,6 +8,7 @@ import torch
 from pgtheory.claim import (
     Claim,
     Kind,
+    Severity,
     Source,
     Verdict,
     beyond_conditions,
@@ -310,6 +311,7 @@ CLIP_NECESSARY = Claim(
     conditions="Left out by the document: the reward must not vanish near the optimum (noisy "
     "rewards, or no baseline with R(w*) != 0).",
     expected=Verdict.CONDITIONAL,
+    severity=Severity.IMPRECISE,
     reading="The score does explode like 1/sigma. The estimator g = score x R explodes with the "
     "noisy reward R2, but with the exact reward R1 at the optimum R = -sigma^2 z^2/2 vanishes "
     "faster and E||g||^2 goes to 0 like sigma^2: clipping is not needed there.",

@@ -11,6 +11,7 @@ from torch import nn
 from pgtheory.claim import (
     Claim,
     Kind,
+    Severity,
     Source,
     Verdict,
     beyond_conditions,
@@ -75,6 +76,7 @@ BATCHSIZE_DIVISION = Claim(
     conditions="Left out by the document: the optimiser must be plain SGD (no momentum "
     "normalisation). 003 itself recommends Adam, which divides by a running gradient scale.",
     expected=Verdict.CONDITIONAL,
+    severity=Severity.MISSING_CONDITION,
     reading="For SGD, (alpha/B) grad L = alpha grad (L/B) exactly. Adam's update is invariant to "
     "the scale of the loss (up to eps), so dividing by B changes almost nothing, while lr/B "
     "shrinks every step B-fold: the two are not equivalent with the optimiser 003 uses.",
@@ -142,6 +144,7 @@ DROPOUT_INFERENCE = Claim(
     ),
     conditions="PyTorch's nn.Dropout, which the document's network uses.",
     expected=Verdict.REFUTED,
+    severity=Severity.WRONG,
     reading="That is the original (Srivastava et al.) convention. PyTorch uses inverted dropout: "
     "kept units are scaled by 1/(1 - p) during training and nothing is scaled at inference. The "
     "expected activations agree either way. Note also that 003's program acts with dropout on "
@@ -211,6 +214,7 @@ LOG_SOFTMAX_ALT_PONG = Claim(
     ),
     conditions="003's Pong network, which outputs one sigmoid probability per observation.",
     expected=Verdict.REFUTED,
+    severity=Severity.WRONG,
     reading="log_softmax over a width-1 output is identically 0, so every log-probability is 0 "
     "and the gradient vanishes; gathering action 1 is out of range, and float targets (as the "
     "Pong code builds them) are rejected by gather. It works with two logits [0, logit(p)].",
@@ -388,6 +392,7 @@ CODE_RUNS = Claim(
     conditions="The blocks as printed, with the imports they use; the CartPole program's blocks run "
     "in the document's order in one namespace; the Pong blocks with the CartPole helpers defined.",
     expected=Verdict.REFUTED,
+    severity=Severity.ERRATUM,
     reading="The CartPole training loop does not parse: its print line is indented one space "
     "more than the break that follows (IndentationError). The Pong network defines layer1 and "
     "layer2 but calls self.linear1 (AttributeError). The Pong batching calls "

@@ -9,6 +9,7 @@ from pgtheory.battery import unbiased_by_monte_carlo, unbiased_exactly
 from pgtheory.claim import (
     Claim,
     Kind,
+    Severity,
     Source,
     Verdict,
     beyond_conditions,
@@ -169,6 +170,7 @@ PG_SUM_TO_T_MINUS_1 = Claim(
     ),
     conditions="003's own trajectory (s_0, a_0, ..., s_T, a_T), whose probability has T + 1 policy factors.",
     expected=Verdict.REFUTED,
+    severity=Severity.ERRATUM,
     reading="The factorisation two lines above has T + 1 policy terms, t = 0..T; stopping the "
     "sum at T - 1 drops the last action's score, which is correlated with R(tau) through "
     "r(s_T, a_T). Summing to T is unbiased.",
@@ -227,6 +229,7 @@ RTG_EQUIVALENT = Claim(
     ),
     conditions="Left out by the document: gamma = 1. Its code uses gamma = 0.99.",
     expected=Verdict.CONDITIONAL,
+    severity=Severity.MISSING_CONDITION,
     reading="With gamma = 1 dropping past rewards changes nothing in expectation. With gamma < 1, "
     "R_t = sum_k gamma^(k-t) r_k is missing the factor gamma^t that R(tau) = sum_k gamma^k r_k "
     "puts on the same rewards, so the two expectations differ.",
@@ -413,6 +416,7 @@ RTG_REDUCES_VARIANCE_002 = Claim(
     ),
     conditions="Stated without conditions.",
     expected=Verdict.REFUTED,
+    severity=Severity.WRONG,
     reading="Usually true, not always: dropping past rewards removes terms with zero mean, but "
     "those terms can be negatively correlated with the rest and act as a control variate. In "
     "the counterexample reward-to-go has several times the variance of the full return.",
@@ -448,6 +452,7 @@ RTG_UNBIASED_LOWER_VARIANCE_003 = Claim(
     ),
     conditions="gamma = 1 for unbiasedness (see 003-rtg-equivalent-in-expectation); stated without conditions on the variance.",
     expected=Verdict.REFUTED,
+    severity=Severity.WRONG,
     reading="Unbiased (gamma = 1), but the variance claim fails on the counterexample.",
     checks=(
         check(
@@ -555,6 +560,7 @@ EQ6_IS_ADVANTAGE = Claim(
     ),
     conditions="b(s_t) = V_t(s_t); gamma = 1.",
     expected=Verdict.REFUTED,
+    severity=Severity.IMPRECISE,
     reading="Equation (6) weights by the whole return R(tau), which includes the rewards before "
     "t; the advantage estimate uses the reward-to-go R_t. Given (s_t, a_t), R(tau) - V(s_t) "
     "averages to A(s_t, a_t) plus the rewards already collected. The two terms agree only "

@@ -32,6 +32,26 @@ class Verdict(str, Enum):
     INCONCLUSIVE = "inconclusive"  # an error, a check without power, or too wide an interval
 
 
+class Severity(str, Enum):
+    """How much a finding (a refuted or conditional claim) matters: a second axis beside the
+    verdict, declared by the claim's module from the document's words (see the README)."""
+
+    ERRATUM = "erratum"  # a typo, sign, index, missing constant or normalisation; the idea stands
+    IMPRECISE = "imprecise"  # the right idea, stated loosely
+    MISSING_CONDITION = "missing-condition"  # true only under a condition the document leaves out
+    WRONG = "wrong"  # false in the setting the document itself describes
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """Something a claim needs that may be absent where pgtheory runs (a companion folder, an
+    optional package): ``missing()`` returns why it is missing, or None when it is present.
+    A claim with a missing requirement is skipped, which is not a verdict."""
+
+    name: str
+    missing: Callable[[], str | None]
+
+
 class Kind(str, Enum):
     SYMBOLIC = "symbolic"  # sympy
     EXACT = "exact"  # closed form, quadrature, enumeration or a linear solve in float64
@@ -132,6 +152,9 @@ class Claim:
     checks: tuple[Check, ...]
     reading: str = ""
     slow: bool = False
+    severity: Severity | None = None
+    """for a claim expected refuted or conditional: how much the finding matters"""
+    requires: tuple[Requirement, ...] = ()
 
     def __post_init__(self) -> None:
         if not CLAIM_ID.match(self.id):
@@ -186,15 +209,30 @@ class Evidence:
 
 @dataclass
 class ClaimResult:
+    """A claim's verdict with its evidence; ``skipped`` (the missing requirement) instead of a
+    verdict when the claim could not run here."""
+
     claim: Claim
-    verdict: Verdict
+    verdict: Verdict | None
     reason: str
     evidence: list[Evidence]
     seconds: float
+    skipped: str | None = None
 
     @property
     def as_expected(self) -> bool:
-        return self.verdict == self.claim.expected
+        return self.skipped is not None or self.verdict == self.claim.expected
+
+    @property
+    def severity(self) -> Severity | None:
+        """The declared severity, for a finding (a refuted or conditional verdict)."""
+        findings = (Verdict.REFUTED, Verdict.CONDITIONAL)
+        return self.claim.severity if self.verdict in findings else None
+
+    @property
+    def summary(self) -> str:
+        """What decided the verdict, in numbers, generated from the evidence."""
+        return summarise(self)
 
     @property
     def errors(self) -> list[Evidence]:
@@ -227,6 +265,57 @@ class RunRecord:
     @property
     def errors(self) -> list[ClaimResult]:
         return [r for r in self.results if r.errors]
+
+
+def describe(evidence: Evidence) -> str:
+    """One piece of evidence in words: its estimate, interval, reference and resolution (or
+    the counts and note of an experiment, or the error)."""
+    if evidence.error:
+        return f"{evidence.check}: error ({evidence.error})"
+    f = evidence.finding
+    if f is None:
+        return f"{evidence.check}: {evidence.outcome.value}"
+    parts = []
+    if f.estimate is not None and not isinstance(f.estimate, list | str):
+        parts.append(f"estimate {_number(f.estimate)}")
+    if isinstance(f.ci, list) and len(f.ci) == 2 and not isinstance(f.ci[0], list):
+        parts.append(f"interval [{_number(f.ci[0])}, {_number(f.ci[1])}]")
+    if f.reference is not None and not isinstance(f.reference, list | str):
+        parts.append(f"reference {_number(f.reference)}")
+    if f.resolution is not None and not isinstance(f.resolution, list):
+        parts.append(f"resolution {_number(f.resolution)}")
+    if f.n is not None:
+        parts.append(f"n = {f.n:,}")
+    numbers = ", ".join(parts)
+    note = f.note.split("; ")[0] if f.note else ""
+    body = "; ".join(t for t in (numbers, note) if t) or f.method
+    return f"{evidence.check} {evidence.outcome.value}: {body}"
+
+
+def _number(x: Any) -> str:
+    return f"{x:.4g}" if isinstance(x, float) else str(x)
+
+
+def summarise(result: ClaimResult) -> str:
+    """The deciding evidence of a claim's verdict, generated from the evidence alone."""
+    if result.skipped:
+        return f"skipped: {result.skipped}"
+    ev = result.evidence
+    stated = [e for e in ev if e.role == Role.CHECK and not e.beyond_conditions]
+    beyond = [e for e in ev if e.role == Role.CHECK and e.beyond_conditions]
+    controls = [e for e in ev if e.role == Role.NEGATIVE_CONTROL]
+    refuted_controls = sum(e.outcome == Outcome.REFUTES for e in controls)
+    tail = f" Negative controls refuted: {refuted_controls} of {len(controls)}."
+    if result.verdict == Verdict.REFUTED:
+        deciding = [e for e in stated if e.outcome == Outcome.REFUTES]
+    elif result.verdict == Verdict.CONDITIONAL:
+        deciding = [e for e in beyond if e.outcome == Outcome.REFUTES]
+    elif result.verdict == Verdict.CONFIRMED:
+        deciding = stated[:1]
+    else:
+        deciding = [e for e in ev if e.outcome != Outcome.SUPPORTS and e.role == Role.CHECK]
+        deciding = deciding or [e for e in controls if e.outcome != Outcome.REFUTES]
+    return " ".join(describe(e) + "." for e in deciding[:2]) + tail
 
 
 def derive_verdict(evidence: Sequence[Evidence]) -> tuple[Verdict, str]:
@@ -278,12 +367,16 @@ __all__ = [
     "ClaimResult",
     "Evidence",
     "Kind",
+    "Requirement",
     "Role",
     "RunRecord",
+    "Severity",
     "Source",
     "Verdict",
     "beyond_conditions",
     "check",
     "derive_verdict",
+    "describe",
     "negative_control",
+    "summarise",
 ]

@@ -460,6 +460,8 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 
 def _result_line(r: ClaimResult) -> str:
+    if r.skipped:
+        return f"{r.claim.id:40s} {'skipped':13s} {'':8s}  {r.skipped}"
     mark = "ok" if r.as_expected else f"EXPECTED {r.claim.expected.value.upper()}"
     return f"{r.claim.id:40s} {r.verdict.value:13s} {r.seconds:7.2f}s  {mark}"
 
@@ -477,7 +479,8 @@ class _progress:
 
     def update(self, result: ClaimResult) -> None:
         if self.bar is not None:
-            self.bar.set_postfix_str(f"{result.claim.id}: {result.verdict.value}")
+            verdict = result.verdict.value if result.verdict else "skipped"
+            self.bar.set_postfix_str(f"{result.claim.id}: {verdict}")
             self.bar.update()
         elif self.live:
             print(_result_line(result), flush=True)

@@ -87,6 +87,8 @@ class ClaimItem(pytest.Item):
         if self.claim.id not in results:
             _run_selected(self.session, results)
         result = results[self.claim.id]
+        if result.skipped:
+            pytest.skip(result.skipped)
         powerless = [
             e
             for e in result.evidence

@@ -295,6 +295,22 @@ def _result(claim: Claim, evidence: list[Evidence], seconds: float) -> ClaimResu
     return ClaimResult(claim, verdict, reason, evidence, seconds)
 
 
+def missing_requirement(claim: Claim) -> str | None:
+    """Why ``claim`` cannot run here (its first missing requirement), or None."""
+    for requirement in claim.requires:
+        try:
+            reason = requirement.missing()
+        except Exception as exc:  # a broken probe means the requirement is not met
+            reason = f"cannot tell ({_exception_line(exc)})"
+        if reason:
+            return f"{requirement.name}: {reason}"
+    return None
+
+
+def _skipped(claim: Claim, reason: str) -> ClaimResult:
+    return ClaimResult(claim, None, f"skipped: {reason}", [], 0.0, skipped=reason)
+
+
 def run_claim(
     claim: Claim,
     run_seed: int = 0,
@@ -302,7 +318,10 @@ def run_claim(
     quick: bool = False,
     check_timeout: float | None = None,
 ) -> ClaimResult:
-    """Run every check of ``claim`` in this process and derive its verdict."""
+    """Run every check of ``claim`` in this process and derive its verdict (or skip it when a
+    requirement is missing)."""
+    if reason := missing_requirement(claim):
+        return _skipped(claim, reason)
     start = time.perf_counter()
     evidence = [
         run_check(claim, item, run_seed, device, quick, check_budget(item, check_timeout))
@@ -363,9 +382,13 @@ def verify(
 
     interrupted = False
     try:
-        isolated = [c for c in claims if c.id in _ORIGINS] if jobs > 1 else []
+        for claim in claims:
+            if reason := missing_requirement(claim):
+                finished(_skipped(claim, reason))
+        runnable = [c for c in claims if c.id not in results]
+        isolated = [c for c in runnable if c.id in _ORIGINS] if jobs > 1 else []
         in_workers = {c.id for c in isolated}
-        for claim in claims:  # claims defined outside a module run here
+        for claim in runnable:  # claims defined outside a module run here
             if claim.id not in in_workers:
                 finished(run_claim(claim, seed, device, quick, check_timeout))
         _run_in_workers(
@@ -448,6 +471,7 @@ def calibrate(
         if on_result is not None:
             on_result(seed, result)
 
+    claims = [c for c in claims if missing_requirement(c) is None]
     isolated = [c for c in claims if c.id in _ORIGINS] if jobs > 1 else []
     in_workers = {c.id for c in isolated}
     for seed in seeds:

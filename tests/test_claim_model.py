@@ -174,3 +174,41 @@ def test_train_choices_are_the_registered_algorithms():
     train = _parser()._subparsers._group_actions[0].choices["train"]
     algo = next(a for a in train._actions if a.dest == "algo")
     assert sorted(algo.choices) == sorted(ALGORITHMS)
+
+
+def test_a_claim_with_a_missing_requirement_is_skipped_not_judged(tmp_path):
+    import json
+
+    from pgtheory.claim import Requirement
+    from pgtheory.cli import main
+
+    checks = (check("a", Kind.EXACT, _finding(R)), negative_control("b", Kind.EXACT, _finding(R)))
+    absent = Requirement("companion folder", lambda: "not found at /nowhere")
+    claim = Claim("042-needs", "t", "s", SOURCE, "c", Verdict.CONFIRMED, checks, requires=(absent,))
+    result = run_claim(claim)
+    assert result.verdict is None and result.as_expected
+    assert result.skipped == "companion folder: not found at /nowhere"
+    assert result.summary.startswith("skipped")
+    module = tmp_path / "needs.py"
+    module.write_text(
+        "from pgtheory.claim import Claim, Kind, Requirement, Source, Verdict, check, negative_control\n"
+        "from pgtheory.stats import exact_comparison\n"
+        "NEEDS = Claim('042-needs', 't', 's', (Source('f', 's', 'q'),), 'c', Verdict.CONFIRMED,\n"
+        "    (check('a', Kind.EXACT, lambda ctx: exact_comparison(1, 1)),\n"
+        "     negative_control('b', Kind.EXACT, lambda ctx: exact_comparison(1, 2))),\n"
+        "    requires=(Requirement('sb3', lambda: 'not installed'),))\n"
+    )
+    assert main(["verify", str(module), "--out", str(tmp_path / "out")]) == 0
+    doc = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert doc["claims"][0]["verdict"] is None and doc["claims"][0]["skipped"] == "sb3: not installed"
+    assert "skipped" in (tmp_path / "out" / "index.html").read_text()
+
+
+def test_every_result_carries_a_summary_generated_from_its_evidence():
+    checks = (
+        check("a", Kind.EXACT, lambda ctx: Finding(R, "m", estimate=1.5, reference=1.0, note="off")),
+        negative_control("b", Kind.EXACT, _finding(R)),
+    )
+    result = run_claim(Claim("042-sum", "t", "s", SOURCE, "c", Verdict.REFUTED, checks))
+    assert "a refutes: estimate 1.5, reference 1; off." in result.summary
+    assert "Negative controls refuted: 1 of 1." in result.summary

@@ -93,3 +93,8 @@ def test_vendored_code_blocks_are_the_documents(seeds):
     )
     document = (seeds / vendored["source"]).read_text(encoding="utf-8")
     assert vendored["blocks"] == fenced_code_blocks(document)
+
+
+def test_every_expected_finding_declares_its_severity():
+    findings = [c for c in CLAIMS if c.expected in (Verdict.REFUTED, Verdict.CONDITIONAL)]
+    assert findings and all(c.severity is not None for c in findings)

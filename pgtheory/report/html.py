@@ -46,7 +46,12 @@ def render_report(document: dict[str, Any]) -> str:
     """The report of one results document (:func:`results_document`)."""
     rl_runs = document.get("rl", [])
     claims = document["claims"]
-    counts = Counter(c["verdict"] for c in claims)
+    counts = Counter(c["verdict"] or "skipped" for c in claims)
+    order = {"wrong": 0, "missing-condition": 1, "imprecise": 2, "erratum": 3, None: 4}
+    findings = sorted(
+        (c for c in claims if c["verdict"] in ("refuted", "conditional")),
+        key=lambda c: (order.get(c.get("severity"), 4), c["id"]),
+    )
     timings = sorted(
         ((c["id"], e["name"], e["seconds"]) for c in claims for e in c["checks"]),
         key=lambda t: -t[2],
@@ -57,7 +62,8 @@ def render_report(document: dict[str, Any]) -> str:
         .render(
             run=document,
             claims=claims,
-            counts=[(v.value, counts[v.value]) for v in Verdict if counts[v.value]],
+            counts=[(v, counts[v]) for v in [*(v.value for v in Verdict), "skipped"] if counts[v]],
+            findings=findings,
             unexpected=sum(not c["as_expected"] for c in claims),
             figures={
                 c["id"]: [
