@@ -727,6 +727,7 @@ def _train(args: argparse.Namespace) -> int:
                     f"{args.algo} {args.env} seed {seed}: {solved}; "
                     f"final evaluation {result.final_eval_return:.1f}; {result.sps:,.0f} steps/s"
                 )
+                sys.stdout.flush()  # a line per seed as it ends, in a CI log too
                 bar.update()
     except Interrupted as exc:
         interrupted = exc.signum

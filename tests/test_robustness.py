@@ -394,3 +394,19 @@ def test_a_claim_module_can_import_a_helper_beside_it(tmp_path):
     )
     out = tmp_path / "out"
     assert main(["verify", str(tmp_path / "uses_helper.py"), "--out", str(out), "--jobs", "1"]) == 0
+
+
+def test_an_interrupted_training_writes_the_seeds_completed_so_far(tmp_path):
+    out = tmp_path / "run.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pgtheory.cli", "train", "reinforce", "--seeds", "200",
+         "--max-steps", "1500", "--json", str(out)],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    first = proc.stdout.readline()  # a seed finished (a liveness wait, not a measurement)
+    assert "seed 0" in first
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "interrupted by SIGINT" in err and "Traceback" not in err
+    doc = json.loads(out.read_text())
+    assert doc["interrupted"] is True and 1 <= len(doc["seeds"]) < 200
