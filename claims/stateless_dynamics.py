@@ -1,13 +1,15 @@
 """000: stochastic-gradient dynamics and the experiments: noise floor, step-size schedules,
 sparse rewards, and every figure caption as a prediction tested over many seeds.
 
-Each experiment runs CHAINS independent seeds at once (see pgtheory.envs.stateless.simulate,
+A rank comparison plans its seeds per arm from a pilot, other experiments run CHAINS seeds
+at once (see pgtheory.envs.stateless.simulate,
 which also states the choices the text leaves open). A caption becomes a comparison of a
 metric across arms with a one-sided rank test; the report draws mu and sigma against the
 episode: one seed, as in the document's figures, beside the median and interquartile band.
 """
 
 import itertools
+import math
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -30,7 +32,7 @@ from pgtheory.claim import (
 from pgtheory.context import Context
 from pgtheory.envs.stateless import Experiment, simulate
 from pgtheory.moments import Moments
-from pgtheory.montecarlo import planned_chain_slope_test, planned_mean_test
+from pgtheory.montecarlo import PILOT_MARGIN, planned_chain_slope_test, planned_mean_test
 from pgtheory.stats import (
     Finding,
     all_hold,
@@ -38,6 +40,8 @@ from pgtheory.stats import (
     exact_comparison,
     exact_properties,
     mean_below_test,
+    min_samples_for_rank_test,
+    probability_of_superiority,
     proportion_test,
     rank_comparison,
 )
@@ -45,7 +49,13 @@ from pgtheory.symbolic import identity_check
 
 FIGURES = "Illustrative experiments: Policy Gradient for a Quadratic Loss"
 W_STAR = 5.0
-CHAINS = 64
+CHAINS = 64  # seeds per arm of an experiment that is not planned from a pilot
+MAX_CHAINS = 256  # the most seeds per arm a planned rank comparison may use
+PILOT_CHAINS = 16
+MIN_CHAINS = 32
+#: The standard error of P(A < B) from 16 against 16 seeds near its extremes, by which the
+#: pilot's effect is shrunk before planning.
+SUPERIORITY_PILOT_SE = 0.07
 RECORD = 10  # record mu and sigma every 10 episodes
 
 
@@ -130,13 +140,22 @@ def ordered(
     metric: Callable[[dict], np.ndarray],
     increasing: list[str],
     resolution: float,
-    chains: int = CHAINS,
+    chains: int = MAX_CHAINS,
 ) -> Callable[[Context], Finding]:
     """The caption's ordering: ``metric`` increases along ``increasing`` (arm names), each
-    consecutive pair decided by a one-sided rank test over seeds."""
+    consecutive pair decided by a one-sided rank test over seeds. The seeds per arm are
+    planned from a pilot of :data:`PILOT_CHAINS` (Noether's formula for the weakest pair, its
+    effect taken one standard error towards none, times the pilot margin), at least
+    :data:`MIN_CHAINS` and at most ``chains``; fresh seeds decide."""
+    pairs = list(itertools.pairwise(increasing))
 
     def run_check(ctx: Context) -> Finding:
-        results = {name: run(ctx, exp, chains) for name, exp in arms.items()}
+        pilot = {name: metric(run(ctx, arms[name], PILOT_CHAINS)) for name in increasing}
+        weakest = min(abs(probability_of_superiority(pilot[a], pilot[b]) - 0.5) for a, b in pairs)
+        cautious = max(weakest - SUPERIORITY_PILOT_SE, 0.01)
+        planned = math.ceil(PILOT_MARGIN * min_samples_for_rank_test(0.5 + cautious))
+        per_arm = min(max(planned, MIN_CHAINS), chains)
+        results = {name: run(ctx, exp, per_arm) for name, exp in arms.items()}
         values = {name: metric(out) for name, out in results.items()}
         findings = [
             rank_comparison(
@@ -146,7 +165,11 @@ def ordered(
         ]
         finding = all_hold(findings)
         finding.data["trajectories"] = trajectories(results)
-        finding.note = f"order {' < '.join(increasing)}; " + finding.note
+        finding.data["planned_chains"] = planned
+        finding.note = (
+            f"order {' < '.join(increasing)}; {ctx.chains(per_arm)} seeds per arm (planned "
+            f"{planned} from a pilot of {PILOT_CHAINS}); " + finding.note
+        )
         return finding
 
     return run_check
