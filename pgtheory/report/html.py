@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import jinja2
+import markupsafe
 
 from pgtheory.claim import Verdict
 from pgtheory.report.figures import (
@@ -16,6 +19,7 @@ from pgtheory.report.figures import (
     trajectory_plot,
 )
 from pgtheory.report.results import write_atomically
+from pgtheory.sources import document_title, published_figure_000
 
 MAX_LISTED = 8
 
@@ -31,6 +35,26 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
+def mathml(latex: str) -> markupsafe.Markup:
+    """LaTeX as MathML, which browsers render natively (no script, no network); the source
+    stays in the MathML annotation. Text that does not convert is shown as code."""
+    from latex2mathml.converter import convert
+
+    try:
+        return markupsafe.Markup(convert(latex, display="block"))
+    except Exception:  # a formula that does not convert is shown as text
+        return markupsafe.Markup("<pre class='latex'>{}</pre>").format(latex)
+
+
+def published_figure(title: str) -> str | None:
+    """000's published figure for a claim titled "Figure N: ...", as a data URI."""
+    match = re.match(r"Figure (\d+):", title)
+    path = published_figure_000(int(match.group(1))) if match else None
+    if path is None:
+        return None
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("pgtheory.report", "templates"),
@@ -39,6 +63,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["fmt"] = fmt
+    env.filters["mathml"] = mathml
     return env
 
 
@@ -64,6 +89,8 @@ def render_report(document: dict[str, Any]) -> str:
             claims=claims,
             counts=[(v, counts[v]) for v in [*(v.value for v in Verdict), "skipped"] if counts[v]],
             findings=findings,
+            documents=_documents(claims),
+            published={c["id"]: published_figure(c["title"]) for c in claims},
             unexpected=sum(not c["as_expected"] for c in claims),
             figures={
                 c["id"]: [
@@ -82,6 +109,22 @@ def render_report(document: dict[str, Any]) -> str:
             rl_figure=learning_curves(rl_runs),
         )
     )
+
+
+def _documents(claims: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The table of contents: each cited document by its title, with its claims."""
+    by_file: dict[str, list[dict[str, Any]]] = {}
+    for c in claims:
+        by_file.setdefault(c["sources"][0]["file"], []).append(c)
+    return [
+        {
+            "file": f,
+            "title": document_title(f),
+            "slug": re.sub(r"[^A-Za-z0-9]+", "-", f),
+            "claims": cs,
+        }
+        for f, cs in sorted(by_file.items())
+    ]
 
 
 def write_report(document: dict[str, Any], path: Path) -> None:
