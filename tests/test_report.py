@@ -70,3 +70,30 @@ def test_report_renders_math_a_table_of_contents_and_000s_published_figures(seed
         assert f'id="{anchor}"' in html, anchor
     assert "Getting the hang of policy gradients" in html  # documents by their titles
     assert "data:image/png;base64," in html  # 000's figure 2, embedded
+
+
+def _run(algo, finals, diagnostics=False):
+    seeds = [
+        {"seed": i, "solved": True, "final_eval_return": f, "curve": [[1000, 1.0, f], [2000, 2.0, f]],
+         "steps_to_solve": 1000, "seconds_to_solve": 1.0,
+         **({"diagnostics": [{"steps": 1000, "approx_kl": 0.01, "clip_fraction": 0.1,
+                              "explained_variance": 0.5, "entropy": 0.6}]} if diagnostics else {})}
+        for i, f in enumerate(finals)
+    ]
+    return {"algo": algo, "env": "CartPole-v1", "device": "cpu", "max_steps": 2000, "seeds": seeds,
+            "aggregate": {}}
+
+
+def test_the_rl_section_compares_algorithms_as_rliable_recommends():
+    from pgtheory.report.figures import performance_profiles, update_diagnostics
+    from pgtheory.report.html import _improvements
+
+    runs = [_run("ppo", [500, 480, 490], diagnostics=True), _run("reinforce", [200, 300, 250]),
+            _run("grpo", [100, 120])]
+    improvements = {(p["x"], p["y"]): p for p in _improvements(runs)}
+    assert improvements[("ppo", "reinforce")]["estimate"] == 1.0
+    assert improvements[("ppo", "reinforce")]["ci"] is not None
+    assert improvements[("ppo", "grpo")]["ci"] is None  # two seeds: no interval
+    assert performance_profiles(runs).startswith("<svg")
+    assert update_diagnostics(runs).startswith("<svg")
+    assert update_diagnostics(runs[1:]) is None

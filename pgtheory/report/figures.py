@@ -9,7 +9,7 @@ from typing import Any
 import matplotlib
 import numpy as np
 
-from pgtheory.stats import iqm_band
+from pgtheory.stats import iqm_band, performance_profile
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -203,5 +203,76 @@ def learning_curves(runs: list[dict[str, Any]]) -> str | None:
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
     axes[0].legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return _svg(fig)
+
+
+def _run_label(run: dict[str, Any], several_envs: bool) -> str:
+    return run["algo"] + (f" on {run['env']}" if several_envs else "")
+
+
+def performance_profiles(runs: list[dict[str, Any]]) -> str | None:
+    """rliable's performance profile of the final evaluation return: per run (algorithm x
+    environment), the fraction of seeds scoring above each threshold, with a 95% bootstrap band
+    (none from fewer than three seeds). Drawn when several runs are compared."""
+    if len(runs) < 2:
+        return None
+    several_envs = len({x["env"] for x in runs}) > 1
+    finals: dict[str, np.ndarray] = {}
+    for r in runs:
+        label = _run_label(r, several_envs)
+        if label in finals:  # the same algorithm twice: tell the runs apart
+            label += (
+                f" ({len(r['seeds'])} seeds, run {sum(k.startswith(label) for k in finals) + 1})"
+            )
+        finals[label] = np.array([s["final_eval_return"] for s in r["seeds"]], float)
+    everything = np.concatenate(list(finals.values()))
+    thresholds = np.linspace(everything.min(), everything.max(), 60)
+    profiles = performance_profile(finals, thresholds, seed=0)  # a picture: a fixed seed
+    fig, ax = plt.subplots(figsize=(5.5, 3))
+    for colour, (label, profile) in zip(ARM_COLOURS * 3, profiles.items(), strict=False):
+        ax.plot(thresholds, profile["fraction"], color=colour, lw=1.6, label=label)
+        if profile["low"] is not None:
+            ax.fill_between(
+                thresholds, profile["low"], profile["high"], color=colour, alpha=0.15, lw=0
+            )
+    ax.set_xlabel("final evaluation return, threshold tau", fontsize=8)
+    ax.set_ylabel("fraction of seeds scoring > tau", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.legend(fontsize=7, frameon=False)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    fig.tight_layout()
+    return _svg(fig)
+
+
+DIAGNOSTICS = ("approx_kl", "clip_fraction", "explained_variance", "entropy")
+
+
+def update_diagnostics(runs: list[dict[str, Any]]) -> str | None:
+    """PPO's per-update diagnostics against env steps, median over seeds, where recorded."""
+    recorded = [r for r in runs if any(s.get("diagnostics") for s in r["seeds"])]
+    if not recorded:
+        return None
+    several_envs = len({r["env"] for r in runs}) > 1
+    fig, axes = plt.subplots(1, len(DIAGNOSTICS), figsize=(11, 2.6))
+    for colour, run in zip(ARM_COLOURS * 3, recorded, strict=False):
+        for ax, key in zip(axes, DIAGNOSTICS, strict=True):
+            series = [
+                (
+                    np.array([d["steps"] for d in s["diagnostics"]]),
+                    np.array([d[key] for d in s["diagnostics"]]),
+                )
+                for s in run["seeds"]
+                if s.get("diagnostics")
+            ]
+            shortest = min(len(x) for x, _ in series)
+            steps = series[0][0][:shortest]
+            values = np.median(np.stack([y[:shortest] for _, y in series]), axis=0)
+            ax.plot(steps, values, color=colour, lw=1.2, label=_run_label(run, several_envs))
+            ax.set_title(key.replace("_", " "), fontsize=8)
+            ax.tick_params(labelsize=6)
+    axes[0].legend(fontsize=6, frameon=False)
+    axes[0].set_xlabel("environment steps (median over seeds)", fontsize=7)
     fig.tight_layout()
     return _svg(fig)

@@ -15,8 +15,10 @@ from pgtheory.claim import Verdict
 from pgtheory.report.figures import (
     deviation_plot,
     learning_curves,
+    performance_profiles,
     scaling_plot,
     trajectory_plot,
+    update_diagnostics,
 )
 from pgtheory.report.results import write_atomically
 from pgtheory.sources import document_title, published_figure_000
@@ -107,8 +109,29 @@ def render_report(document: dict[str, Any]) -> str:
             timings=timings,
             rl_runs=rl_runs,
             rl_figure=learning_curves(rl_runs),
+            rl_profiles=performance_profiles(rl_runs),
+            rl_diagnostics=update_diagnostics(rl_runs),
+            rl_improvement=_improvements(rl_runs),
         )
     )
+
+
+def _improvements(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """P(X > Y) of the final evaluation return for every pair of runs on one environment."""
+    from pgtheory.stats import probability_of_improvement
+
+    out = []
+    for i, x in enumerate(runs):
+        for y in runs[i + 1 :]:
+            if x["env"] != y["env"]:
+                continue
+            pi = probability_of_improvement(
+                [s["final_eval_return"] for s in x["seeds"]],
+                [s["final_eval_return"] for s in y["seeds"]],
+                seed=0,
+            )
+            out.append({"x": x["algo"], "y": y["algo"], "env": x["env"], **pi})
+    return out
 
 
 def _documents(claims: list[dict[str, Any]]) -> list[dict[str, Any]]:
