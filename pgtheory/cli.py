@@ -101,6 +101,12 @@ def _train_parsers(train: argparse.ArgumentParser) -> None:
     shared.add_argument(
         "--save", type=Path, metavar="DIR", help="save each seed's policy, config and curve here"
     )
+    shared.add_argument(
+        "--tensorboard",
+        type=Path,
+        metavar="DIR",
+        help="also write TensorBoard event files here (needs: pip install tensorboard)",
+    )
     algos = train.add_subparsers(dest="algo", required=True, metavar="ALGO")
     for name, trainer in TRAINERS.items():
         a = algos.add_parser(name, parents=[shared], help=f"train {name}")
@@ -187,6 +193,13 @@ def _parser(train_flags: bool = False) -> argparse.ArgumentParser:
     claim_selection(v)
     v.add_argument("--seed", type=int, default=0, help="run seed (default 0)")
     v.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
+    loud = v.add_mutually_exclusive_group()
+    loud.add_argument(
+        "-q", "--quiet", action="store_true", help="only the final line and errors, no progress"
+    )
+    loud.add_argument(
+        "-v", "--verbose", action="store_true", help="also each check's outcome and numbers"
+    )
     v.add_argument(
         "--out", type=Path, default=Path("reports"), help="output folder (default reports/)"
     )
@@ -355,7 +368,7 @@ def _verify(args: argparse.Namespace) -> int:
     one_process = device.type != "cpu" or world > 1 or len(claims) < SMALL_SELECTION
     jobs = min(args.jobs or (1 if one_process else os.cpu_count() or 1), os.cpu_count() or 1)
     jobs = min(jobs, len(claims))
-    progress = _progress(len(claims), quiet=rank != 0)
+    progress = _progress(len(claims), quiet=rank != 0 or args.quiet, verbose=args.verbose)
     from pgtheory.verify import verify
 
     with _one_torch_thread(device), _interruptible() as caught:
@@ -373,9 +386,11 @@ def _verify(args: argparse.Namespace) -> int:
     if rank != 0:  # every rank decided the same; rank 0 reports
         return 1 if record.unexpected or record.errors else 0
     status = _write_outputs(record, args.out)
-    if not progress.live:
+    if not progress.live and not args.quiet:
         for r in record.results:
             print(_result_line(r))
+            if args.verbose:
+                print(_check_lines(r))
     print(
         f"{len(record.results)} claims in {record.seconds:.1f}s on {device}; "
         f"report: {args.out / 'index.html'}"
@@ -466,10 +481,17 @@ def _result_line(r: ClaimResult) -> str:
     return f"{r.claim.id:40s} {r.verdict.value:13s} {r.seconds:7.2f}s  {mark}"
 
 
+def _check_lines(r: ClaimResult) -> str:
+    from pgtheory.claim import describe
+
+    return "\n".join(f"    {e.role.value:16s} {describe(e)}" for e in r.evidence)
+
+
 class _progress:
     """A progress bar in a terminal; elsewhere (CI logs) one line per claim as it finishes."""
 
-    def __init__(self, total: int, quiet: bool) -> None:
+    def __init__(self, total: int, quiet: bool, verbose: bool = False) -> None:
+        self.verbose = verbose
         self.live = not quiet and not sys.stdout.isatty()
         self.bar = None
         if not quiet and not self.live:
@@ -484,6 +506,8 @@ class _progress:
             self.bar.update()
         elif self.live:
             print(_result_line(result), flush=True)
+            if self.verbose:
+                print(_check_lines(result), flush=True)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -677,6 +701,21 @@ def _save_policy(folder: Path, result: Any, env: str, config: Any) -> None:
     write_atomically(target / "run.json", json.dumps(strict_json(record), indent=2))
 
 
+def _tensorboard(folder: Path, result: Any) -> None:
+    """One event file per seed: the evaluation return and, where recorded, the per-update
+    diagnostics, against env steps."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    with SummaryWriter(str(folder / f"{result.algo}-{result.env}-seed-{result.seed}")) as w:
+        for steps, seconds, score in result.curve:
+            w.add_scalar("eval/return", score, steps)
+            w.add_scalar("eval/seconds", seconds, steps)
+        for d in result.diagnostics:
+            for key, value in d.items():
+                if key != "steps":
+                    w.add_scalar(f"update/{key}", value, d["steps"])
+
+
 def _train(args: argparse.Namespace) -> int:
     if args.seeds < 1 or args.max_steps < 1:
         raise UsageError("--seeds and --max-steps must be positive")
@@ -684,6 +723,12 @@ def _train(args: argparse.Namespace) -> int:
         _writable_file(args.json, "--json")
     if args.save:
         _writable_folder(args.save, "--save")
+    if args.tensorboard:
+        try:
+            import tensorboard  # noqa: F401
+        except ImportError as exc:
+            raise UsageError("--tensorboard needs TensorBoard: pip install tensorboard") from exc
+        _writable_folder(args.tensorboard, "--tensorboard")
     _supported_env(args.env)
     device = _device(args.device)
     from tqdm import tqdm
@@ -718,6 +763,8 @@ def _train(args: argparse.Namespace) -> int:
                 results.append(result)
                 if args.save and result.policy is not None:
                     _save_policy(args.save, result, args.env, config)
+                if args.tensorboard:
+                    _tensorboard(args.tensorboard, result)
                 solved = (
                     f"solved at {result.steps_to_solve:,} steps, {result.seconds_to_solve:.1f}s"
                     if result.solved

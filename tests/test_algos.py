@@ -240,3 +240,15 @@ def test_iqm_band_is_the_per_point_bootstrap_interval():
         assert values[:, column].min() <= low[column] < high[column] <= values[:, column].max()
     one_seed = iqm_band(values[:2], seed=0)
     assert one_seed[1] is None and one_seed[2] is None  # no band from fewer than 3 seeds
+
+
+def test_train_writes_tensorboard_events_or_says_what_is_missing(tmp_path, capsys):
+    argv = ["train", "ppo", "--max-steps", "1500", "--tensorboard", str(tmp_path / "tb")]
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        assert main(argv) == 2
+        assert "pip install tensorboard" in capsys.readouterr().err
+        return
+    assert main(argv) == 0
+    assert list((tmp_path / "tb").glob("*/events.out.tfevents.*"))
