@@ -110,21 +110,33 @@ class Check:
 
 
 def check(
-    name: str, kind: Kind, run: CheckFunction, *, key: str | None = None,
+    name: str,
+    kind: Kind,
+    run: CheckFunction,
+    *,
+    key: str | None = None,
     timeout: float | None = None,
 ) -> Check:
     return Check(name, kind, run, key=key, timeout=timeout)
 
 
 def negative_control(
-    name: str, kind: Kind, run: CheckFunction, *, key: str | None = None,
+    name: str,
+    kind: Kind,
+    run: CheckFunction,
+    *,
+    key: str | None = None,
     timeout: float | None = None,
 ) -> Check:
     return Check(name, kind, run, role=Role.NEGATIVE_CONTROL, key=key, timeout=timeout)
 
 
 def beyond_conditions(
-    name: str, kind: Kind, run: CheckFunction, *, key: str | None = None,
+    name: str,
+    kind: Kind,
+    run: CheckFunction,
+    *,
+    key: str | None = None,
     timeout: float | None = None,
 ) -> Check:
     return Check(name, kind, run, beyond_conditions=True, key=key, timeout=timeout)
@@ -186,6 +198,31 @@ class Evidence:
     seconds: float
     finding: Finding | None = None
     error: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        item: Check,
+        outcome: Outcome,
+        seed: int,
+        device: str,
+        seconds: float,
+        finding: Finding | None = None,
+        error: str | None = None,
+    ) -> Evidence:
+        """The evidence of the check ``item``: its names and role, and what it gave."""
+        return cls(
+            item.name,
+            item.kind,
+            item.role,
+            item.beyond_conditions,
+            outcome,
+            seed,
+            device,
+            seconds,
+            finding,
+            error,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {

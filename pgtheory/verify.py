@@ -145,9 +145,7 @@ class _ClaimIndex:
             write_atomically(self.path, json.dumps(self.entries))
 
 
-def discover(
-    paths: Iterable[Path | str] | None = None, pattern: str | None = None
-) -> list[Claim]:
+def discover(paths: Iterable[Path | str] | None = None, pattern: str | None = None) -> list[Claim]:
     """Every :class:`Claim` defined at module level in the given files or folders, by id.
     With ``pattern`` (as :func:`select` takes it), modules the index knows define none of
     the matching ids are not loaded (the result still holds every matching claim)."""
@@ -276,18 +274,8 @@ def run_check(
     except (Exception, SystemExit, CheckTimeout) as exc:  # a failing check must not stop the run
         outcome, finding = Outcome.ERROR, None
         error = str(exc) if isinstance(exc, CheckTimeout) else _exception_line(exc)
-    return Evidence(
-        check=item.name,
-        kind=item.kind,
-        role=item.role,
-        beyond_conditions=item.beyond_conditions,
-        outcome=outcome,
-        seed=seed,
-        device=str(device),
-        seconds=time.perf_counter() - start,
-        finding=finding,
-        error=error,
-    )
+    seconds = time.perf_counter() - start
+    return Evidence.of(item, outcome, seed, str(device), seconds, finding, error)
 
 
 def _result(claim: Claim, evidence: list[Evidence], seconds: float) -> ClaimResult:
@@ -341,17 +329,7 @@ def _run_check_in_worker(
 
 
 def _lost(item: Check, failure: str, seed: int, device: str) -> Evidence:
-    return Evidence(
-        check=item.name,
-        kind=item.kind,
-        role=item.role,
-        beyond_conditions=item.beyond_conditions,
-        outcome=Outcome.ERROR,
-        seed=seed,
-        device=device,
-        seconds=0.0,
-        error=failure,
-    )
+    return Evidence.of(item, Outcome.ERROR, seed, device, 0.0, error=failure)
 
 
 def verify(
@@ -442,9 +420,7 @@ def _run_in_workers(
                 finished(seed, _result(claim, ordered, sum(e.seconds for e in ordered)))
 
 
-def _evidence_of(
-    claim: Claim, index: int, outcome: TaskResult, seed: int, device: str
-) -> Evidence:
+def _evidence_of(claim: Claim, index: int, outcome: TaskResult, seed: int, device: str) -> Evidence:
     if outcome.failure is None:
         return outcome.value
     item = claim.checks[index]
