@@ -6,6 +6,8 @@ from pgtheory.claim import (
     Claim,
     Kind,
     Severity,
+    Slip,
+    SlipKind,
     Source,
     Verdict,
     beyond_conditions,
@@ -73,7 +75,7 @@ def state_baseline_exact(ctx: Context) -> Finding:
 def baselined_bandit_mc(action_dependent: bool):
     """MC: mean of grad log pi(a|s) (r - b) against the exact grad J, reward noise N(0, 1).
 
-    ``action_dependent=True`` uses b(s, a) = b(s) + 0.5 r(s, a), which sees the action.
+    ``action_dependent=True`` uses b(s, a) = b(s) + 2 [a = 0], which sees the action.
     """
 
     def run(ctx: Context) -> Finding:
@@ -88,7 +90,7 @@ def baselined_bandit_mc(action_dependent: bool):
             r = rewards[s, a] + torch.randn(
                 n, generator=gen, device=ctx.device, dtype=torch.float64
             )
-            b = baseline[s] + (0.5 * rewards[s, a] if action_dependent else 0.0)
+            b = baseline[s] + (2.0 * (a == 0) if action_dependent else 0.0)
             return policy.score(s, a).flatten(1) * (r - b)[:, None]
 
         reference = bandit_gradient(state_law, rewards, policy.logits).cpu()
@@ -125,9 +127,10 @@ STATE_BASELINE_UNBIASED = Claim(
             baselined_bandit_mc(action_dependent=False),
         ),
         negative_control(
-            "baseline b(s) + 0.5 r(s, a) that sees the action (MC)",
+            "baseline b(s) + 2 [a = 0] that sees the action (MC)",
             Kind.MONTE_CARLO,
             baselined_bandit_mc(action_dependent=True),
+            slip=Slip("a baseline that sees the action", SlipKind.ACTION_DEPENDENT),
         ),
     ),
 )
@@ -208,6 +211,7 @@ CONSTANT_BASELINE_UNBIASED = Claim(
             "b = 7.5 + 3 [a_0 = 0], a baseline that sees an action (MC)",
             Kind.MONTE_CARLO,
             baselined_trajectories_mc(True),
+            slip=Slip("a baseline that sees an action", SlipKind.ACTION_DEPENDENT),
         ),
     ),
 )
@@ -281,6 +285,7 @@ EMA_BASELINE_UNBIASED = Claim(
             "baseline b_t + 2 (w_t - mu) that sees the sample (MC)",
             Kind.MONTE_CARLO,
             ema_baseline_mc("action-dependent"),
+            slip=Slip("a baseline that sees the current sample", SlipKind.ACTION_DEPENDENT),
         ),
     ),
 )

@@ -8,6 +8,8 @@ from pgtheory.claim import (
     Claim,
     Kind,
     Severity,
+    Slip,
+    SlipKind,
     Source,
     Verdict,
     beyond_conditions,
@@ -115,6 +117,7 @@ IS_IDENTITY = Claim(
             "weights without the normalising constants (MC)",
             Kind.MONTE_CARLO,
             gaussian_identity_mc("unnormalised"),
+            slip=Slip("weights without their normalising constants", SlipKind.OMISSION),
         ),
     ),
 )

@@ -6,7 +6,7 @@ import numpy as np
 import sympy as sp
 import torch
 
-from pgtheory.claim import Claim, Kind, Source, Verdict, check, negative_control
+from pgtheory.claim import Claim, Kind, Slip, SlipKind, Source, Verdict, check, negative_control
 from pgtheory.context import Context
 from pgtheory.stats import (
     Finding,
@@ -74,7 +74,13 @@ FISHER_DEF = Claim(
             fisher_identity(False),
         ),
         negative_control(
-            "outer product of the mean score (exact)", Kind.EXACT, fisher_identity(True)
+            "outer product of the mean score (exact)",
+            Kind.EXACT,
+            fisher_identity(True),
+            slip=Slip(
+                "the outer product of the mean score where the mean of the outer product belongs",
+                SlipKind.WRONG_TERM,
+            ),
         ),
     ),
 )
@@ -114,9 +120,7 @@ KL_QUADRATIC = Claim(
     id="002-kl-quadratic",
     title="KL(pi_theta' || pi_theta) ~ 1/2 (theta' - theta)^T F (theta' - theta)",
     statement=r"D_{KL}(\pi_{\theta'} \| \pi_{\theta}) = \tfrac{1}{2} (\theta' - \theta)^T F (\theta' - \theta) + O(\|\theta' - \theta\|^3)",
-    sources=(
-        Source("002", "8.2. Natural Policy Gradient", "Constrain divergence (KL) between"),
-    ),
+    sources=(Source("002", "8.2. Natural Policy Gradient", "Constrain divergence (KL) between"),),
     conditions="theta' near theta.",
     expected=Verdict.CONFIRMED,
     reading="Second-order Taylor expansion; the remainder is third order.",
@@ -130,6 +134,7 @@ KL_QUADRATIC = Claim(
             "remainder of order 2 (50-digit arithmetic, log-log fit)",
             Kind.EXACT,
             kl_remainder_order(2.0),
+            slip=Slip("a remainder of order 2 where it is of order 3", SlipKind.EXPONENT),
         ),
     ),
 )
@@ -192,7 +197,12 @@ NPG_INVARIANCE = Claim(
     "the plain gradient step is not.",
     checks=(
         check("natural gradient, random invertible A (exact)", Kind.EXACT, update_invariance(True)),
-        negative_control("plain gradient, same A (exact)", Kind.EXACT, update_invariance(False)),
+        negative_control(
+            "plain gradient, same A (exact)",
+            Kind.EXACT,
+            update_invariance(False),
+            slip=Slip("the plain gradient where the natural one belongs", SlipKind.WRONG_TERM),
+        ),
     ),
 )
 
@@ -237,16 +247,17 @@ GAE = Claim(
     id="004-gae",
     title="GAE: A_t = sum_l (gamma lambda)^l delta_{t+l}; lambda = 0 is the TD error, lambda = 1 the Monte Carlo advantage",
     statement=r"\delta_t = r_t + \gamma V(s_{t+1}) - V(s_t),\quad \hat{A}_t = \sum_{l=0}^{\infty} (\gamma\lambda)^l \delta_{t+l}",
-    sources=(
-        Source("004", "Proximal Policy Optimization (PPO)", "GAE (Advantage Estimation):"),
-    ),
+    sources=(Source("004", "Proximal Policy Optimization (PPO)", "GAE (Advantage Estimation):"),),
     conditions="An episode that terminates (V = 0 after the end).",
     expected=Verdict.CONFIRMED,
     reading="The sum telescopes to G_t - V(s_t) at lambda = 1 and is the one-step TD error at lambda = 0.",
     checks=(
         check("4-step episode, every t (sympy)", Kind.SYMBOLIC, gae_properties(g_ * lam)),
         negative_control(
-            "weights lambda^l without gamma (sympy)", Kind.SYMBOLIC, gae_properties(lam)
+            "weights lambda^l without gamma (sympy)",
+            Kind.SYMBOLIC,
+            gae_properties(lam),
+            slip=Slip("weights lambda^l without gamma", SlipKind.OMISSION),
         ),
     ),
 )
@@ -309,6 +320,7 @@ PPO_CLIP = Claim(
             "the clipped term alone, without the min (exact)",
             Kind.EXACT,
             surrogate_properties(False),
+            slip=Slip("the clipped term alone, without the min", SlipKind.OMISSION),
         ),
     ),
 )
@@ -342,10 +354,20 @@ def total_loss_step(entropy_sign: float):
         method = "one gradient-descent step, autograd"
         return all_hold(
             [
-                exact_bound(new_error, before_error, relation="below", method=method,
-                            note=f"value error {before_error:.5f} -> {float(new_error):.5f}"),
-                exact_bound(new_entropy, before_entropy, relation="above", method=method,
-                            note=f"entropy {before_entropy:.7f} -> {float(new_entropy):.7f}"),
+                exact_bound(
+                    new_error,
+                    before_error,
+                    relation="below",
+                    method=method,
+                    note=f"value error {before_error:.5f} -> {float(new_error):.5f}",
+                ),
+                exact_bound(
+                    new_entropy,
+                    before_entropy,
+                    relation="above",
+                    method=method,
+                    note=f"entropy {before_entropy:.7f} -> {float(new_entropy):.7f}",
+                ),
             ]
         )
 
@@ -374,7 +396,10 @@ PPO_TOTAL_LOSS = Claim(
             total_loss_step(1.0),
         ),
         negative_control(
-            "with +c2 S, the entropy sign flipped (exact)", Kind.EXACT, total_loss_step(-1.0)
+            "with +c2 S, the entropy sign flipped (exact)",
+            Kind.EXACT,
+            total_loss_step(-1.0),
+            slip=Slip("+c2 S, the entropy's sign flipped", SlipKind.SIGN),
         ),
     ),
 )

@@ -4,7 +4,7 @@ gradients under partial observability."""
 import numpy as np
 import torch
 
-from pgtheory.claim import Claim, Kind, Source, Verdict, check, negative_control
+from pgtheory.claim import Claim, Kind, Slip, SlipKind, Source, Verdict, check, negative_control
 from pgtheory.context import Context
 from pgtheory.envs.finite import (
     FiniteMDP,
@@ -69,7 +69,10 @@ TRAJ_OBJECTIVE = Claim(
             objective_by_trajectories(False),
         ),
         negative_control(
-            "uniform weights over trajectories (exact)", Kind.EXACT, objective_by_trajectories(True)
+            "uniform weights over trajectories (exact)",
+            Kind.EXACT,
+            objective_by_trajectories(True),
+            slip=Slip("uniform weights where P(tau) belongs", SlipKind.WRONG_TERM),
         ),
     ),
 )
@@ -110,7 +113,10 @@ MC_OBJECTIVE = Claim(
     checks=(
         check("average return against the exact J (MC)", Kind.MONTE_CARLO, sample_average(False)),
         negative_control(
-            "average per-step reward against J (MC)", Kind.MONTE_CARLO, sample_average(True)
+            "average per-step reward against J (MC)",
+            Kind.MONTE_CARLO,
+            sample_average(True),
+            slip=Slip("the average per-step reward where the return belongs", SlipKind.WRONG_TERM),
         ),
     ),
 )
@@ -153,7 +159,10 @@ TRAJ_COUNT_EXPONENTIAL = Claim(
             trajectory_counts("exponential"),
         ),
         negative_control(
-            "count = 6 H (exact enumeration)", Kind.EXACT, trajectory_counts("linear")
+            "count = 6 H (exact enumeration)",
+            Kind.EXACT,
+            trajectory_counts("linear"),
+            slip=Slip("a count linear in H where it is exponential", SlipKind.EXPONENT),
         ),
     ),
 )
@@ -197,7 +206,10 @@ LT_LOSS_SIGN = Claim(
     checks=(
         check("autograd against R_t grad log pi (exact)", Kind.EXACT, loss_descent_direction(1.0)),
         negative_control(
-            "L_t = R_t log pi, the sign dropped (exact)", Kind.EXACT, loss_descent_direction(-1.0)
+            "L_t = R_t log pi, the sign dropped (exact)",
+            Kind.EXACT,
+            loss_descent_direction(-1.0),
+            slip=Slip("the loss without its minus sign", SlipKind.SIGN),
         ),
     ),
 )
@@ -260,6 +272,7 @@ POMDP = Claim(
             "each action scored with the other observation (exact)",
             Kind.EXACT,
             observation_policy_gradient(True),
+            slip=Slip("each action scored with the other observation", SlipKind.WRONG_TERM),
         ),
     ),
 )
@@ -360,6 +373,7 @@ STOCHASTIC_POLICY_PARTIAL_OBS = Claim(
             "the same corridor fully observed: no stochastic gain (exact)",
             Kind.EXACT,
             stochastic_beats_deterministic(True),
+            slip=Slip("the corridor fully observed", SlipKind.CONDITION),
         ),
     ),
 )

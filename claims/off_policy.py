@@ -9,6 +9,8 @@ from pgtheory.claim import (
     Claim,
     Kind,
     Severity,
+    Slip,
+    SlipKind,
     Source,
     Verdict,
     beyond_conditions,
@@ -87,7 +89,10 @@ TRAJ_IS_WEIGHT_PRODUCT = Claim(
             weight_is_product(False),
         ),
         negative_control(
-            "behaviour data from different dynamics (exact)", Kind.EXACT, weight_is_product(True)
+            "behaviour data from different dynamics (exact)",
+            Kind.EXACT,
+            weight_is_product(True),
+            slip=Slip("behaviour data from other dynamics", SlipKind.CONDITION),
         ),
     ),
 )
@@ -148,7 +153,10 @@ OFFPOLICY_FULL_WEIGHT = Claim(
             off_policy_gradient("full"),
         ),
         negative_control(
-            "no weights at all on behaviour data (exact)", Kind.EXACT, off_policy_gradient("none")
+            "no weights at all on behaviour data (exact)",
+            Kind.EXACT,
+            off_policy_gradient("none"),
+            slip=Slip("no importance weights on behaviour data", SlipKind.OMISSION),
         ),
     ),
 )
@@ -181,7 +189,12 @@ OFFPOLICY_SINGLE_RATIO = Claim(
             Kind.EXACT,
             off_policy_gradient("full"),
         ),
-        negative_control("no ratio at all (exact)", Kind.EXACT, off_policy_gradient("none")),
+        negative_control(
+            "no ratio at all (exact)",
+            Kind.EXACT,
+            off_policy_gradient("none"),
+            slip=Slip("no ratio at all", SlipKind.OMISSION),
+        ),
     ),
 )
 
@@ -206,9 +219,7 @@ def trajectory_is_identity(behaviour_covers: bool):
             )[support].exp()
             returns = discounted_return(mdp, traj)
             is_estimate = (log_mu[support].exp() * weights * returns[support]).sum()
-            target_mean = (
-                trajectory_probability(mdp, SoftmaxPolicy(target), traj) * returns
-            ).sum()
+            target_mean = (trajectory_probability(mdp, SoftmaxPolicy(target), traj) * returns).sum()
             findings.append(exact_comparison(is_estimate, target_mean))
         return all_hold(findings)
 
@@ -237,7 +248,12 @@ IS_IDENTITY_004 = Claim(
             Kind.EXACT,
             trajectory_is_identity(False),
         ),
-        negative_control("no weights at all", Kind.EXACT, lambda ctx: _unweighted(ctx)),
+        negative_control(
+            "no weights at all",
+            Kind.EXACT,
+            lambda ctx: _unweighted(ctx),
+            slip=Slip("no importance weights", SlipKind.OMISSION),
+        ),
     ),
 )
 
@@ -316,6 +332,9 @@ IS_VARIANCE_EXPLODES = Claim(
             "pi' = mu: the same test must find no growth (exact)",
             Kind.EXACT,
             weight_variance_growth(True),
+            slip=Slip(
+                "behaviour equal to the target, where no growth is possible", SlipKind.CONDITION
+            ),
         ),
     ),
 )
@@ -377,6 +396,11 @@ FIRST_ORDER_APPROX = Claim(
             Kind.EXACT,
             first_order_bias(1.0),
         ),
-        negative_control("order 2 (exact values, log-log fit)", Kind.EXACT, first_order_bias(2.0)),
+        negative_control(
+            "order 2 (exact values, log-log fit)",
+            Kind.EXACT,
+            first_order_bias(2.0),
+            slip=Slip("an error of order 2 where it is of order 1", SlipKind.EXPONENT),
+        ),
     ),
 )

@@ -11,6 +11,8 @@ from pgtheory.claim import (
     Claim,
     Kind,
     Severity,
+    Slip,
+    SlipKind,
     Source,
     Verdict,
     beyond_conditions,
@@ -172,7 +174,12 @@ OPT_BASELINE_EQ7 = Claim(
             is_argmin(Bandit.appendix_c),
         ),
         negative_control(
-            "V(s) + 5 against the argmin (exact)", Kind.EXACT, is_argmin(lambda b: b.value() + 5)
+            "V(s), the usual stand-in, against the argmin (exact)",
+            Kind.EXACT,
+            is_argmin(Bandit.value),
+            slip=Slip(
+                "the value V(s) where the argmin E[g^2 R]/E[g^2] belongs", SlipKind.WRONG_TERM
+            ),
         ),
     ),
 )
@@ -181,9 +188,7 @@ OPT_BASELINE_APPC = Claim(
     id="001-opt-baseline-appC",
     title="Appendix C: b* = E[g^2 R | s] / E[g^2 | s] minimises the variance",
     statement=r"b^*(s_t)=\frac{\mathbb{E}[g_t^2 R_t \mid s_t]}{\mathbb{E}[g_t^2\mid s_t]} = \arg\min_b \mathrm{Var}[(R_t - b) g_t \mid s_t]",
-    sources=(
-        Source("001", "C. Optimal Baseline Derivation", "which gives the optimal baseline:"),
-    ),
+    sources=(Source("001", "C. Optimal Baseline Derivation", "which gives the optimal baseline:"),),
     conditions="Scalar g_t (one component at a time); b depends on s_t only.",
     expected=Verdict.CONFIRMED,
     reading="The derivation is right: Var is quadratic in b with minimiser E[g^2 R]/E[g^2].",
@@ -202,6 +207,9 @@ OPT_BASELINE_APPC = Claim(
             "eq. (7)'s E[g R]/E[g^2] against the argmin (exact)",
             Kind.EXACT,
             is_argmin(Bandit.equation_7),
+            slip=Slip(
+                "eq. (7)'s E[g R]/E[g^2] where Appendix C's form belongs", SlipKind.WRONG_TERM
+            ),
         ),
     ),
 )
@@ -267,9 +275,10 @@ OPT_BASELINE_IS_V = Claim(
             lambda ctx: close_to_value(CORRELATED_PAIR, CORRELATED_PAIR.appendix_c()),
         ),
         negative_control(
-            "V + 2 sd(R) in the uncorrelated bandit (exact)",
+            "eq. (7)'s E[g R]/E[g^2] in the uncorrelated bandit (exact)",
             Kind.EXACT,
-            lambda ctx: close_to_value(UNIFORM_PAIR, UNIFORM_PAIR.value() + 10.0),
+            lambda ctx: close_to_value(UNIFORM_PAIR, UNIFORM_PAIR.equation_7()),
+            slip=Slip("eq. (7)'s E[g R]/E[g^2] where E[g^2 R]/E[g^2] belongs", SlipKind.WRONG_TERM),
         ),
     ),
 )
@@ -335,6 +344,10 @@ EXAMPLE_BASELINE_NUMBERS = Claim(
             "against the average of all four rewards (6.5) as baseline",
             Kind.EXACT,
             example_numbers(lambda s: sp.Rational(26, 4)),
+            slip=Slip(
+                "the average of all four rewards where the state's average belongs",
+                SlipKind.WRONG_TERM,
+            ),
         ),
     ),
 )
@@ -413,7 +426,10 @@ RAW_EXAMPLE_UPDATE = Claim(
             raw_update_mc(0.5),
         ),
         negative_control(
-            "update with the sign flipped (MC)", Kind.MONTE_CARLO, raw_update_mc(-0.5)
+            "update with the sign flipped (MC)",
+            Kind.MONTE_CARLO,
+            raw_update_mc(-0.5),
+            slip=Slip("the update with its sign flipped", SlipKind.SIGN),
         ),
     ),
 )
@@ -464,7 +480,12 @@ EZ_CONST_IN_B = Claim(
         check(
             "paired difference Z(0) - Z(50) has mean 0 (MC)", Kind.MONTE_CARLO, paired_difference_mc
         ),
-        negative_control("a baseline that adds R(a)/2 (exact)", Kind.EXACT, mean_of_z_exact(True)),
+        negative_control(
+            "a baseline that adds R(a)/2 (exact)",
+            Kind.EXACT,
+            mean_of_z_exact(True),
+            slip=Slip("a baseline that adds half the action's reward", SlipKind.ACTION_DEPENDENT),
+        ),
     ),
 )
 
@@ -531,7 +552,10 @@ OPT_BASELINE_002 = Claim(
             per_component_argmin("g2"),
         ),
         negative_control(
-            "E[g r]/E[g^2] per component (exact enumeration)", Kind.EXACT, per_component_argmin("g")
+            "E[g r]/E[g^2] per component (exact enumeration)",
+            Kind.EXACT,
+            per_component_argmin("g"),
+            slip=Slip("E[g r]/E[g^2] where E[g^2 r]/E[g^2] belongs", SlipKind.WRONG_TERM),
         ),
     ),
 )

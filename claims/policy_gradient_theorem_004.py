@@ -7,6 +7,8 @@ from pgtheory.claim import (
     Claim,
     Kind,
     Severity,
+    Slip,
+    SlipKind,
     Source,
     Verdict,
     beyond_conditions,
@@ -133,22 +135,26 @@ PGT_PROPORTIONAL = Claim(
             pgt_with_mu(DISCOUNT),
         ),
         negative_control(
-            "uniform state weights in place of mu, gamma = 1 (exact)", Kind.EXACT, wrong_weights
+            "uniform state weights in place of mu, gamma = 1 (exact)",
+            Kind.EXACT,
+            wrong_weights,
+            slip=Slip("uniform state weights where mu belongs", SlipKind.WRONG_TERM),
         ),
     ),
 )
 
 
-def mu_against_rho(gamma: float, offset: float = 0.0):
-    """The on-policy distribution mu against rho, the normalised discounted visitation."""
+def mu_against_rho(gamma: float, first_state_only: bool = False):
+    """The on-policy distribution mu against rho, the normalised discounted visitation;
+    ``first_state_only`` puts the law of s_0 in mu's place (the slip of reading "the
+    distribution of states" as where episodes start)."""
 
     def run(ctx: Context) -> Finding:
         findings = []
         for mdp, logits in episodic_cases(ctx, gamma):
             rho = visitation(mdp, logits)
-            findings.append(
-                exact_comparison(on_policy_distribution(mdp, logits) + offset, rho / rho.sum())
-            )
+            mu = mdp.initial if first_state_only else on_policy_distribution(mdp, logits)
+            findings.append(exact_comparison(mu, rho / rho.sum()))
         return all_hold(findings)
 
     return run
@@ -173,7 +179,10 @@ MU_EQUALS_RHO = Claim(
             "gamma = 0.9, ten random MDPs (exact)", Kind.EXACT, mu_against_rho(DISCOUNT)
         ),
         negative_control(
-            "mu shifted by 0.01, gamma = 1 (exact)", Kind.EXACT, mu_against_rho(1.0, 0.01)
+            "the law of s_0 in mu's place, gamma = 1 (exact)",
+            Kind.EXACT,
+            mu_against_rho(1.0, first_state_only=True),
+            slip=Slip("the initial state distribution where mu belongs", SlipKind.WRONG_TERM),
         ),
     ),
 )
@@ -195,7 +204,9 @@ def all_actions_form_exact(ctx: Context) -> Finding:
         )
         expectation = (mu[:, None, None] * per_state).sum(0)
         findings.append(exact_comparison(expectation, all_actions_sum(mdp, logits, mu)))
-        findings.append(proportionality_check(expectation, tabular.exact_policy_gradient(mdp, logits)))
+        findings.append(
+            proportionality_check(expectation, tabular.exact_policy_gradient(mdp, logits))
+        )
     return all_hold(findings)
 
 
@@ -212,7 +223,9 @@ def all_actions_form_mc(ctx: Context) -> Finding:
     mu = on_policy_distribution(mdp, logits)
     cdf = mu.cumsum(0).to(ctx.device)
     per_state_d = per_state.to(ctx.device)
-    reference = (tabular.exact_policy_gradient(mdp, logits) / visitation(mdp, logits, 1.0).sum()).flatten()
+    reference = (
+        tabular.exact_policy_gradient(mdp, logits) / visitation(mdp, logits, 1.0).sum()
+    ).flatten()
 
     def sampler(n: int, gen: torch.Generator) -> torch.Tensor:
         u = torch.rand(n, 1, generator=gen, device=ctx.device, dtype=torch.float64)
@@ -239,7 +252,12 @@ ALL_ACTIONS_FORM = Claim(
             all_actions_form_exact,
         ),
         check("states sampled from mu (MC)", Kind.MONTE_CARLO, all_actions_form_mc),
-        negative_control("uniform state weights (exact)", Kind.EXACT, wrong_weights),
+        negative_control(
+            "uniform state weights (exact)",
+            Kind.EXACT,
+            wrong_weights,
+            slip=Slip("uniform state weights where mu belongs", SlipKind.WRONG_TERM),
+        ),
     ),
 )
 
@@ -253,7 +271,9 @@ def sampling_form_lhs(use_gradient: bool):
         for mdp, logits in episodic_cases(ctx, 1.0):
             rhs = all_actions_sum(mdp, logits, on_policy_distribution(mdp, logits))
             if use_gradient:
-                findings.append(proportionality_check(rhs, tabular.exact_policy_gradient(mdp, logits)))
+                findings.append(
+                    proportionality_check(rhs, tabular.exact_policy_gradient(mdp, logits))
+                )
             else:
                 lhs = tabular.expected_return(mdp, logits).expand_as(
                     rhs
@@ -281,7 +301,12 @@ SAMPLING_FORM = Claim(
             Kind.EXACT,
             sampling_form_lhs(True),
         ),
-        negative_control("uniform state weights (exact)", Kind.EXACT, wrong_weights),
+        negative_control(
+            "uniform state weights (exact)",
+            Kind.EXACT,
+            wrong_weights,
+            slip=Slip("uniform state weights where mu belongs", SlipKind.WRONG_TERM),
+        ),
     ),
 )
 
@@ -348,6 +373,7 @@ REINFORCE_UPDATE = Claim(
             "gamma = 1 with steps weighted by 0.5^t (exact enumeration)",
             Kind.EXACT,
             reinforce_update_expectation(1.0, 0.5),
+            slip=Slip("weights 0.5^t where gamma^t belongs", SlipKind.WRONG_TERM),
         ),
     ),
 )
@@ -361,7 +387,9 @@ def baseline_pgt(baseline_kind: str):
         for mdp, logits in episodic_cases(ctx, 1.0):
             mu = on_policy_distribution(mdp, logits)
             q = action_values(mdp, logits)
-            b = q.mean(-1, keepdim=True) + 3.0 if baseline_kind == "state" else 0.5 * q
+            b = q.mean(-1, keepdim=True) + 3.0
+            if baseline_kind == "action":  # the same baseline, one action's bumped by 1
+                b = b + torch.nn.functional.one_hot(torch.tensor(0), q.shape[-1])
             theta = logits.clone().requires_grad_(True)
             (with_b,) = torch.autograd.grad(
                 (mu[:, None] * (q - b) * torch.softmax(theta, -1)).sum(), theta
@@ -385,7 +413,13 @@ BASELINE_PGT = Claim(
             "b(s) = mean_a q(s, a) + 3, ten random MDPs (exact)", Kind.EXACT, baseline_pgt("state")
         ),
         negative_control(
-            "b(s, a) = q(s, a)/2, which depends on a (exact)", Kind.EXACT, baseline_pgt("action")
+            "b(s, a) = mean_a q(s, .) + 3 + [a = 0], which depends on a (exact)",
+            Kind.EXACT,
+            baseline_pgt("action"),
+            slip=Slip(
+                "a baseline that depends on the action (one action's raised by 1)",
+                SlipKind.ACTION_DEPENDENT,
+            ),
         ),
     ),
 )
@@ -430,6 +464,7 @@ ACTOR_CRITIC_LINE2 = Claim(
             "line 1 with a sign error, G_{t:t+1} + v(S_t) (sympy)",
             Kind.SYMBOLIC,
             actor_critic_line(ONE_STEP_RETURN + v_now),
+            slip=Slip("line 1 with + v(S_t)", SlipKind.SIGN),
         ),
     ),
 )

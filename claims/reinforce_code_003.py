@@ -7,6 +7,8 @@ from pgtheory.claim import (
     Claim,
     Kind,
     Severity,
+    Slip,
+    SlipKind,
     Source,
     Verdict,
     beyond_conditions,
@@ -87,6 +89,7 @@ SCORE_FUNCTION_TRICK = Claim(
             "grad P(tau) in place of grad log P(tau) (exact enumeration)",
             Kind.EXACT,
             score_function_trick_exact(True),
+            slip=Slip("grad P(tau) where grad log P(tau) belongs", SlipKind.WRONG_TERM),
         ),
     ),
 )
@@ -124,7 +127,10 @@ SOFTMAX_LOGPROB = Claim(
     checks=(
         check("formula against torch.log_softmax, 4 logits", Kind.EXACT, log_softmax_formula(True)),
         negative_control(
-            "without the log of the normaliser", Kind.EXACT, log_softmax_formula(False)
+            "without the log of the normaliser",
+            Kind.EXACT,
+            log_softmax_formula(False),
+            slip=Slip("the log-probability without the log of the normaliser", SlipKind.OMISSION),
         ),
     ),
 )
@@ -165,7 +171,10 @@ SOFTMAX_SCORE = Claim(
     checks=(
         check("all i, k against autograd", Kind.EXACT, softmax_score_formula(False)),
         negative_control(
-            "-pi_i instead of -pi_k off the diagonal", Kind.EXACT, softmax_score_formula(True)
+            "-pi_i instead of -pi_k off the diagonal",
+            Kind.EXACT,
+            softmax_score_formula(True),
+            slip=Slip("-pi_i where -pi_k belongs off the diagonal", SlipKind.INDEX),
         ),
     ),
 )
@@ -210,7 +219,12 @@ LINEAR_SOFTMAX_SCORE = Claim(
             Kind.EXACT,
             linear_softmax_score_formula(True),
         ),
-        negative_control("without the factor s", Kind.EXACT, linear_softmax_score_formula(False)),
+        negative_control(
+            "without the factor s",
+            Kind.EXACT,
+            linear_softmax_score_formula(False),
+            slip=Slip("the score without its factor s", SlipKind.OMISSION),
+        ),
     ),
 )
 
@@ -252,7 +266,10 @@ LINEAR_SOFTMAX_UPDATES = Claim(
             "printed updates against one torch SGD step", Kind.EXACT, linear_softmax_update(False)
         ),
         negative_control(
-            "other actions updated with + instead of -", Kind.EXACT, linear_softmax_update(True)
+            "other actions updated with + instead of -",
+            Kind.EXACT,
+            linear_softmax_update(True),
+            slip=Slip("the other actions updated with + instead of -", SlipKind.SIGN),
         ),
     ),
 )
@@ -302,7 +319,12 @@ GRAD_PARALLEL_TO_S = Claim(
             "single step: every block parallel to s (exact)", Kind.EXACT, parallel_to_state(False)
         ),
         negative_control(
-            "3-step trajectory: blocks parallel to s_0 (exact)", Kind.EXACT, parallel_to_state(True)
+            "3-step trajectory: blocks parallel to s_0 (exact)",
+            Kind.EXACT,
+            parallel_to_state(True),
+            slip=Slip(
+                "a multi-step trajectory's blocks, parallel to s_0 only", SlipKind.WRONG_TERM
+            ),
         ),
     ),
 )
@@ -345,7 +367,12 @@ BCE_EQUALS_NEGLOGPI = Claim(
             Kind.EXACT,
             bce_against_log_prob(False),
         ),
-        negative_control("label 1 - a", Kind.EXACT, bce_against_log_prob(True)),
+        negative_control(
+            "label 1 - a",
+            Kind.EXACT,
+            bce_against_log_prob(True),
+            slip=Slip("the label 1 - a", SlipKind.WRONG_TERM),
+        ),
     ),
 )
 
@@ -439,6 +466,7 @@ DIFF_SIM = Claim(
             "smooth problem with the arms swapped (MC, ratio test)",
             Kind.MONTE_CARLO,
             efficiency_ratio(smooth_gradient_error, "reinforce", "pathwise"),
+            slip=Slip("the two estimators swapped", SlipKind.ORDER),
         ),
     ),
 )
@@ -486,15 +514,18 @@ EXAMPLE_RAW_RETURNS = Claim(
     id="003-example-raw-returns",
     title="Rewards [1, 0, 0, 2] with gamma 0.9 give raw returns [2.458, 1.62, 1.8, 2]",
     statement=r"G_t = \sum_{k \ge t} \gamma^{k-t} r_k:\ [1, 0, 0, 2],\ \gamma = 0.9 \ \mapsto\ [2.458, 1.62, 1.8, 2]",
-    sources=(
-        Source("003", "Step Returns from rewards", "# Raw returns: [2.458, 1.62, 1.8, 2]"),
-    ),
+    sources=(Source("003", "Step Returns from rewards", "# Raw returns: [2.458, 1.62, 1.8, 2]"),),
     conditions="As printed.",
     expected=Verdict.CONFIRMED,
     reading="2, 0.9 x 2 = 1.8, 0.9 x 1.8 = 1.62, 1 + 0.9 x 1.62 = 2.458.",
     checks=(
         check("reward-to-go against the printed values", Kind.EXACT, raw_returns(False)),
-        negative_control("returns accumulated forwards in time", Kind.EXACT, raw_returns(True)),
+        negative_control(
+            "returns accumulated forwards in time",
+            Kind.EXACT,
+            raw_returns(True),
+            slip=Slip("returns accumulated forwards in time", SlipKind.WRONG_TERM),
+        ),
     ),
 )
 
@@ -547,6 +578,7 @@ EXAMPLE_NORMALIZED_RETURNS = Claim(
             "scaled by the std without subtracting the mean",
             Kind.EXACT,
             lambda ctx: printed_normalised(lambda r: r / r.std()),
+            slip=Slip("scaling by the std without subtracting the mean", SlipKind.OMISSION),
         ),
     ),
 )
@@ -618,6 +650,7 @@ NORMALIZED_RETURNS_BIAS = Claim(
             "plain reward-to-go with the score's sign flipped",
             Kind.EXACT,
             proportional_to_gradient(False, -1.0),
+            slip=Slip("the plain reward-to-go with the score's sign flipped", SlipKind.SIGN),
         ),
     ),
 )

@@ -9,6 +9,8 @@ from pgtheory.claim import (
     Claim,
     Kind,
     Severity,
+    Slip,
+    SlipKind,
     Source,
     Verdict,
     beyond_conditions,
@@ -78,6 +80,7 @@ VAR_SCALES_WITH_REWARD = Claim(
             "exponent of c = 1 (MC, log-log fit)",
             Kind.MONTE_CARLO,
             lambda ctx: scaled_reward_variance(ctx, 1.0),
+            slip=Slip("c^1 where c^2 belongs", SlipKind.EXPONENT),
         ),
     ),
 )
@@ -130,15 +133,17 @@ def shift_changes_estimates(ctx: Context) -> Finding:
     )
 
 
-def shift_leaks_into_mean(ctx: Context) -> Finding:
-    """Control: the mean of g (r + 10) against grad J + 10 (as if the shift moved the expectation)."""
+def action_dependent_shift(ctx: Context) -> Finding:
+    """Control: a shift of 10 that depends on the first action ([a_0 = 0]), taken for a
+    constant: the mean of g (r + shift) against grad J. Unlike a constant, it moves the mean."""
     mdp, policy, grad = small_problem(ctx.seed, ctx.device)
 
     def sampler(n: int, gen: torch.Generator) -> torch.Tensor:
         traj = sample_trajectories(mdp, policy, n, gen)
-        return score_sum(policy, traj) * (discounted_return(mdp, traj) + 10.0)[:, None]
+        shift = 10.0 * (traj.actions[:, 0] == 0)
+        return score_sum(policy, traj) * (discounted_return(mdp, traj) + shift)[:, None]
 
-    return ctx.mean_test(sampler, (grad + 10.0).cpu(), resolution=0.2)
+    return ctx.mean_test(sampler, grad.cpu(), resolution=0.2)
 
 
 CONSTANT_SHIFT = Claim(
@@ -168,7 +173,13 @@ CONSTANT_SHIFT = Claim(
             shift_changes_estimates,
         ),
         negative_control(
-            "mean of g (r + 10) against grad J + 10 (MC)", Kind.MONTE_CARLO, shift_leaks_into_mean
+            "a shift 10 [a_0 = 0] taken for a constant: mean of g (r + shift) against grad J (MC)",
+            Kind.MONTE_CARLO,
+            action_dependent_shift,
+            slip=Slip(
+                "a shift that depends on the action, taken for a constant",
+                SlipKind.ACTION_DEPENDENT,
+            ),
         ),
     ),
 )
@@ -255,6 +266,7 @@ SIGMA_CONDITIONING = Claim(
             "E[g_sigma^2] independent of sigma (MC, log-log fit)",
             Kind.MONTE_CARLO,
             conditioning_check("sigma", 0.0),
+            slip=Slip("a second moment that does not grow as sigma shrinks", SlipKind.EXPONENT),
         ),
     ),
 )
@@ -334,6 +346,7 @@ PSEUDO_LOSS = Claim(
             "J~ / N with -log pi (MC)",
             Kind.MONTE_CARLO,
             pseudo_loss_gradient_mc(1.0 / PSEUDO_BATCH, sign=-1.0),
+            slip=Slip("the pseudo-loss with -log pi", SlipKind.SIGN),
         ),
     ),
 )
@@ -398,6 +411,7 @@ WEIGHTED_MLE = Claim(
             "rewards paired with the wrong trajectories (MC)",
             Kind.MONTE_CARLO,
             weighted_likelihood_mc(True),
+            slip=Slip("rewards paired with the wrong trajectories", SlipKind.WRONG_TERM),
         ),
     ),
 )

@@ -3,7 +3,7 @@
 import sympy as sp
 import torch
 
-from pgtheory.claim import Claim, Kind, Source, Verdict, check, negative_control
+from pgtheory.claim import Claim, Kind, Slip, SlipKind, Source, Verdict, check, negative_control
 from pgtheory.context import Context
 from pgtheory.policies import GaussianPolicy, SoftmaxPolicy
 from pgtheory.stats import Finding, all_hold, exact_comparison
@@ -129,6 +129,7 @@ LOG_DERIV_TRICK = Claim(
             "mu-score with the wrong exponent (w - mu)/sigma (MC)",
             Kind.MONTE_CARLO,
             gaussian_reward_gradient_mc(1),
+            slip=Slip("(w - mu)/sigma where (w - mu)/sigma^2 belongs", SlipKind.EXPONENT),
         ),
     ),
 )
@@ -221,6 +222,7 @@ SCORE_ZERO_MEAN = Claim(
             "softmax score without the log-normaliser term (MC)",
             Kind.MONTE_CARLO,
             softmax_score_mean_mc(normalised=False),
+            slip=Slip("the softmax score without the log-normaliser's term", SlipKind.OMISSION),
         ),
     ),
 )

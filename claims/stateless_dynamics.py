@@ -23,6 +23,8 @@ from pgtheory.claim import (
     Claim,
     Kind,
     Severity,
+    Slip,
+    SlipKind,
     Source,
     Verdict,
     beyond_conditions,
@@ -246,6 +248,7 @@ FIG1 = figure_claim(
                 ["alpha=0.0001", "alpha=0.001", "alpha=0.01"],
                 10.0,
             ),
+            slip=Slip("the caption's ordering reversed", SlipKind.ORDER),
         ),
     ),
 )
@@ -319,6 +322,7 @@ FIG2 = figure_claim(
                 ["no baseline", "EMA baseline"],
                 0.02,
             ),
+            slip=Slip("the caption's ordering reversed", SlipKind.ORDER),
         ),
     ),
 )
@@ -377,6 +381,7 @@ TEXT_OMITS_SIGMA_BOUND = Claim(
             "the EMA arm of figure 2, which never reaches the bound, changes without it",
             Kind.EXPERIMENT,
             lambda ctx: ema_arm_changes_without_bound(ctx),
+            slip=Slip("a bound that the arm never reaches", SlipKind.CONDITION),
         ),
     ),
 )
@@ -439,6 +444,7 @@ FIG3 = figure_claim(
             "the reverse oscillation order (rank test)",
             Kind.EXPERIMENT,
             ordered(R1_SCHEDULE, oscillation, ["constant", "diminishing"], 0.001),
+            slip=Slip("the caption's ordering reversed", SlipKind.ORDER),
         ),
     ),
 )
@@ -471,6 +477,7 @@ FIG4 = figure_claim(
             "the reverse order for mu (rank test)",
             Kind.EXPERIMENT,
             ordered(R1_BATCH, roughness, ["N_s=1", "N_s=10"], 1e-4),
+            slip=Slip("the caption's ordering reversed", SlipKind.ORDER),
         ),
     ),
 )
@@ -500,6 +507,7 @@ FIG5 = figure_claim(
             "the reverse oscillation order (rank tests)",
             Kind.EXPERIMENT,
             ordered(R2_LR, oscillation, ["alpha=0.01", "alpha=0.001", "alpha=0.0001"], 1e-4),
+            slip=Slip("the caption's ordering reversed", SlipKind.ORDER),
         ),
     ),
 )
@@ -547,6 +555,7 @@ FIG6 = figure_claim(
             ordered(
                 R2_BASELINE, lambda o: roughness(o, "sigma"), ["no baseline", "EMA baseline"], 1e-4
             ),
+            slip=Slip("the caption's ordering reversed", SlipKind.ORDER),
         ),
     ),
 )
@@ -587,6 +596,7 @@ FIG7 = figure_claim(
             "the reverse order (rank test)",
             Kind.EXPERIMENT,
             ordered(R2_SCHEDULE, oscillation, ["constant", "diminishing"], 1e-3),
+            slip=Slip("the caption's ordering reversed", SlipKind.ORDER),
         ),
     ),
 )
@@ -614,6 +624,7 @@ FIG8 = figure_claim(
             "the reverse order for mu (rank test)",
             Kind.EXPERIMENT,
             ordered(R2_BATCH, roughness, ["N_s=1", "N_s=10"], 1e-4),
+            slip=Slip("the caption's ordering reversed", SlipKind.ORDER),
         ),
     ),
 )
@@ -664,6 +675,7 @@ FIG9 = figure_claim(
             "the reverse order (rank tests)",
             Kind.EXPERIMENT,
             ordered(R3_ARMS, final_distance, [f"N_s={n}" for n in R3_BATCHES], 0.01, R3_CHAINS),
+            slip=Slip("the caption's ordering reversed", SlipKind.ORDER),
         ),
     ),
     expected=Verdict.CONDITIONAL,
@@ -718,7 +730,12 @@ R3_PROXY_OPTIMUM = Claim(
             converges_to("proxy"),
         ),
         negative_control(
-            "E[(final mu - w*)^2] < 0.01 (experiment)", Kind.EXPERIMENT, converges_to("true")
+            "E[(final mu - w*)^2] < 0.01 (experiment)",
+            Kind.EXPERIMENT,
+            converges_to("true"),
+            slip=Slip(
+                "the true optimum w* where the proxy's w* + mean(S) belongs", SlipKind.WRONG_TERM
+            ),
         ),
     ),
 )
@@ -771,6 +788,9 @@ FIG10 = figure_claim(
             "most seeds are near w* already after 1000 episodes",
             Kind.EXPERIMENT,
             sparse_run_statement("early"),
+            slip=Slip(
+                "mu near w* early, where the figure shows a long first phase", SlipKind.WRONG_TERM
+            ),
         ),
     ),
     conditions="alpha = 0.01, EMA baseline, N_s = 1, 5 x 10^4 episodes, 64 seeds; 'most' = more than half, decided at false-alarm 1e-4.",
@@ -827,6 +847,9 @@ SPARSE_THRESHOLD = Claim(
             "|w - w*| < 0.25 against the others (sympy)",
             Kind.SYMBOLIC,
             sparse_forms(sp.Abs(x) < sp.Rational(1, 4)),
+            slip=Slip(
+                "|w - w*| < 0.25, the square's threshold on the distance", SlipKind.WRONG_TERM
+            ),
         ),
     ),
 )
@@ -873,7 +896,12 @@ FIVE_FORMULATIONS = Claim(
     checks=(
         check("formulations defined against five", Kind.EXACT, formulation_count(5)),
         check("corrected: formulations defined against four", Kind.EXACT, formulation_count(4)),
-        negative_control("formulations defined against three", Kind.EXACT, formulation_count(3)),
+        negative_control(
+            "formulations defined against three",
+            Kind.EXACT,
+            formulation_count(3),
+            slip=Slip("a miscount of the formulations by two", SlipKind.INDEX),
+        ),
     ),
 )
 
@@ -915,9 +943,11 @@ def floor_scaling(variable: str, predicted: float):
     """The floor's exponent in alpha (at N_s = 4) or in N_s (at alpha = 0.005); each grid point
     is its own simulation, and the chains are planned from a pilot."""
     xs = FLOOR_ALPHAS if variable == "alpha" else FLOOR_BATCHES
-    settings = [(a, 4) for a in FLOOR_ALPHAS] if variable == "alpha" else [
-        (0.005, int(n)) for n in FLOOR_BATCHES
-    ]
+    settings = (
+        [(a, 4) for a in FLOOR_ALPHAS]
+        if variable == "alpha"
+        else [(0.005, int(n)) for n in FLOOR_BATCHES]
+    )
 
     def run_check(ctx: Context) -> Finding:
         def draw(chains: int) -> np.ndarray:
@@ -980,7 +1010,10 @@ NOISE_FLOOR = Claim(
             floor_level,
         ),
         negative_control(
-            "floor ~ alpha^2 (log-log fit)", Kind.EXPERIMENT, floor_scaling("alpha", 2.0)
+            "floor ~ alpha^2 (log-log fit)",
+            Kind.EXPERIMENT,
+            floor_scaling("alpha", 2.0),
+            slip=Slip("alpha^2 where alpha belongs", SlipKind.EXPONENT),
         ),
     ),
 )
@@ -1010,7 +1043,10 @@ def late_decay(schedule: str, predicted: float):
             """Per chain, (mu - w*)^2 averaged over the 21 records up to each late k."""
             squared = ((simulate(exp, chains, ctx.generator, RECORD)["mu"] - W_STAR) ** 2).cpu()
             return np.stack(
-                [squared[:, k // RECORD - 20 : k // RECORD + 1].mean(1).numpy() for k in LATE_EPISODES],
+                [
+                    squared[:, k // RECORD - 20 : k // RECORD + 1].mean(1).numpy()
+                    for k in LATE_EPISODES
+                ],
                 axis=1,
             )
 
@@ -1051,6 +1087,7 @@ ROBBINS_MONRO = Claim(
             "constant: E[(mu - w*)^2] ~ k^-1 (log-log fit)",
             Kind.EXPERIMENT,
             late_decay("constant", -1.0),
+            slip=Slip("a 1/k decay where a floor belongs", SlipKind.EXPONENT),
         ),
     ),
 )

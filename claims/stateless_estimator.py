@@ -10,6 +10,8 @@ from pgtheory.claim import (
     Claim,
     Kind,
     Severity,
+    Slip,
+    SlipKind,
     Source,
     Verdict,
     beyond_conditions,
@@ -140,6 +142,7 @@ GAUSS_OPT_LIMIT = Claim(
             "reward +L instead of -L (quadrature)",
             Kind.EXACT,
             lambda ctx: argmax_of_objective(continuous_loss),
+            slip=Slip("the reward +L where -L belongs", SlipKind.SIGN),
         ),
     ),
 )
@@ -211,6 +214,7 @@ STOCH_OBJECTIVE = Claim(
             "reference with l(w, E z) in place of E_z l(w, z) (MC)",
             Kind.MONTE_CARLO,
             stochastic_objective_mc(True),
+            slip=Slip("l(w, E z) where E_z l(w, z) belongs", SlipKind.WRONG_TERM),
         ),
     ),
 )
@@ -274,7 +278,10 @@ R2_MEAN_OFFSET = Claim(
         ),
         check("corrected: mean of R2 + L against -1/2 (MC)", Kind.MONTE_CARLO, r2_offset_mc(-0.5)),
         negative_control(
-            "offset with the wrong sign, +sigma_z^2/2 (MC)", Kind.MONTE_CARLO, r2_offset_mc(0.5)
+            "offset with the wrong sign, +sigma_z^2/2 (MC)",
+            Kind.MONTE_CARLO,
+            r2_offset_mc(0.5),
+            slip=Slip("the variance term added with the wrong sign", SlipKind.SIGN),
         ),
     ),
 )
@@ -360,6 +367,7 @@ PGT_STATELESS = Claim(
             "mu-score (w - mu) without the 1/sigma^2 (MC)",
             Kind.MONTE_CARLO,
             score_function_gradient_mc(d=3, score_power=0, resolution=[0.2, 0.2, 0.2, 1.5]),
+            slip=Slip("the mu-score without its 1/sigma^2", SlipKind.OMISSION),
         ),
     ),
 )
@@ -401,6 +409,7 @@ GHAT_UNBIASED = Claim(
             "score with its sign flipped (MC)",
             Kind.MONTE_CARLO,
             score_function_gradient_mc(d=1, noisy=False, score_sign=-1.0, resolution=[0.1, 0.5]),
+            slip=Slip("the score with its sign flipped", SlipKind.SIGN),
         ),
     ),
 )
@@ -470,7 +479,10 @@ VAR_FORMULA = Claim(
         check("d = 1, R1, both components (sympy.stats)", Kind.SYMBOLIC, var_formula_symbolic),
         check("Var(g) at N(0, 4), R1 (MC, 5% resolution)", Kind.MONTE_CARLO, var_formula_mc(True)),
         negative_control(
-            "without subtracting (grad J)^2 (MC)", Kind.MONTE_CARLO, var_formula_mc(False)
+            "without subtracting (grad J)^2 (MC)",
+            Kind.MONTE_CARLO,
+            var_formula_mc(False),
+            slip=Slip("the second moment without subtracting (grad J)^2", SlipKind.OMISSION),
         ),
     ),
 )
@@ -540,7 +552,12 @@ SCORE_MU = Claim(
     checks=(
         check("d = 3, sigma = exp(psi) (sympy)", Kind.SYMBOLIC, score_mu_symbolic(2)),
         check("closed form against autograd, d = 5", Kind.EXACT, scores_against_autograd),
-        negative_control("(w - mu)/sigma (sympy)", Kind.SYMBOLIC, score_mu_symbolic(1)),
+        negative_control(
+            "(w - mu)/sigma (sympy)",
+            Kind.SYMBOLIC,
+            score_mu_symbolic(1),
+            slip=Slip("(w - mu)/sigma where (w - mu)/sigma^2 belongs", SlipKind.EXPONENT),
+        ),
     ),
 )
 
@@ -561,7 +578,12 @@ SCORE_PSI = Claim(
     checks=(
         check("d = 3 (sympy)", Kind.SYMBOLIC, score_psi_symbolic(True)),
         check("closed form against autograd, d = 5", Kind.EXACT, scores_against_autograd),
-        negative_control("without the -d (sympy)", Kind.SYMBOLIC, score_psi_symbolic(False)),
+        negative_control(
+            "without the -d (sympy)",
+            Kind.SYMBOLIC,
+            score_psi_symbolic(False),
+            slip=Slip("the psi-score without its -d", SlipKind.OMISSION),
+        ),
     ),
 )
 
@@ -602,6 +624,11 @@ E_SCORE_SQ = Claim(
     checks=(
         check("d = 3 (sympy.stats)", Kind.SYMBOLIC, score_square_symbolic),
         check("d = 5, sigma = 0.7 (MC, 1% resolution)", Kind.MONTE_CARLO, score_square_mc(2)),
-        negative_control("reference d/sigma^4 (MC)", Kind.MONTE_CARLO, score_square_mc(4)),
+        negative_control(
+            "reference d/sigma^4 (MC)",
+            Kind.MONTE_CARLO,
+            score_square_mc(4),
+            slip=Slip("sigma to the fourth where the square belongs", SlipKind.EXPONENT),
+        ),
     ),
 )

@@ -8,7 +8,17 @@ import sympy as sp
 import torch
 from scipy import special
 
-from pgtheory.claim import Claim, Kind, Severity, Source, Verdict, check, negative_control
+from pgtheory.claim import (
+    Claim,
+    Kind,
+    Severity,
+    Slip,
+    SlipKind,
+    Source,
+    Verdict,
+    check,
+    negative_control,
+)
 from pgtheory.context import Context
 from pgtheory.envs.stateless import sparse_reward
 from pgtheory.policies import GaussianPolicy
@@ -80,7 +90,12 @@ NONDIFF_REWARD = Claim(
             sparse_gradient_mc(False),
         ),
         negative_control(
-            "pathwise derivative through R4 (MC)", Kind.MONTE_CARLO, sparse_gradient_mc(True)
+            "pathwise derivative through R4 (MC)",
+            Kind.MONTE_CARLO,
+            sparse_gradient_mc(True),
+            slip=Slip(
+                "the pathwise derivative, which a step reward does not have", SlipKind.WRONG_TERM
+            ),
         ),
     ),
 )
@@ -183,9 +198,7 @@ def nonconvex_in_quartic_family(ctx: Context) -> Finding:
     trace and determinant are polynomials in (m, s, c); nonnegative coefficients certify
     that both are >= 0 everywhere, i.e. the Hessian is positive semidefinite."""
     w_ = sp.Symbol("w", real=True)
-    neg_J = gaussian_expectation(
-        w_**2 / 2 + c_ * w_**4, w_, m_, sigma
-    ).subs(sigma, sp.exp(psi))
+    neg_J = gaussian_expectation(w_**2 / 2 + c_ * w_**4, w_, m_, sigma).subs(sigma, sp.exp(psi))
     hessian = sp.hessian(neg_J, (m_, psi)).subs(sp.exp(psi), s_)
     hessian = hessian.applyfunc(lambda e: sp.expand(e.subs(sp.exp(2 * psi), s_**2)))
     failures = []
@@ -247,6 +260,7 @@ J_NONCONVEX = Claim(
             "'convex' for the double well (w^2 - 1)^2, same curvature search",
             Kind.EXACT,
             double_well_is_convex,
+            slip=Slip("calling the smoothing of a nonconvex loss convex", SlipKind.CONDITION),
         ),
     ),
 )
@@ -319,6 +333,9 @@ GAUSS_SMOOTHING = Claim(
             "against the unsmoothed -grad L(mu) = -sign(mu) (MC)",
             Kind.MONTE_CARLO,
             smoothing_mc("unsmoothed"),
+            slip=Slip(
+                "the unsmoothed gradient where the smoothed one belongs", SlipKind.WRONG_TERM
+            ),
         ),
     ),
 )

@@ -9,6 +9,8 @@ from pgtheory.claim import (
     Claim,
     Kind,
     Severity,
+    Slip,
+    SlipKind,
     Source,
     Verdict,
     beyond_conditions,
@@ -109,6 +111,7 @@ VAR_D_OVER_SIGMA2 = Claim(
             scaling_check(
                 SIGMAS, lambda s, dev: mu_variance_sampler(FIXED_D, s, False, dev), -1.0, 100_000
             ),
+            slip=Slip("sigma^-1 where sigma^-2 belongs", SlipKind.EXPONENT),
         ),
     ),
 )
@@ -176,6 +179,7 @@ BASELINE_REDUCES_VAR = Claim(
             "baseline added instead of subtracted (MC, ratio test)",
             Kind.MONTE_CARLO,
             variance_reduction("ema-added"),
+            slip=Slip("the baseline added instead of subtracted", SlipKind.SIGN),
         ),
     ),
 )
@@ -226,6 +230,10 @@ BATCH_VAR = Claim(
             scaling_check(
                 BATCH_SIZES, lambda b, dev: batch_mean_sampler(int(b), dev), -0.5, 40_000
             ),
+            slip=Slip(
+                "1/sqrt(N_s) where 1/N_s belongs (the standard error for the variance)",
+                SlipKind.EXPONENT,
+            ),
         ),
     ),
 )
@@ -274,7 +282,12 @@ CLIP_DEF = Claim(
     checks=(
         check("against torch.nn.utils.clip_grad_norm_", Kind.EXACT, clipping_against_torch(False)),
         negative_control(
-            "against per-coordinate clip_grad_value_", Kind.EXACT, clipping_against_torch(True)
+            "against per-coordinate clip_grad_value_",
+            Kind.EXACT,
+            clipping_against_torch(True),
+            slip=Slip(
+                "per-coordinate value clipping where norm clipping is defined", SlipKind.WRONG_TERM
+            ),
         ),
     ),
 )
@@ -343,6 +356,7 @@ CLIP_NECESSARY = Claim(
             scaling_check(
                 CLIP_SIGMAS, lambda s, dev: second_moment_sampler("score", s, dev), 0.0, 50_000
             ),
+            slip=Slip("a score whose size does not grow as sigma shrinks", SlipKind.EXPONENT),
         ),
     ),
 )

@@ -12,6 +12,8 @@ from pgtheory.claim import (
     Claim,
     Kind,
     Severity,
+    Slip,
+    SlipKind,
     Source,
     Verdict,
     beyond_conditions,
@@ -95,6 +97,7 @@ BATCHSIZE_DIVISION = Claim(
             "SGD against lr 0.01/64^2",
             Kind.EXACT,
             division_equals_smaller_lr("sgd", LEARNING_RATE / BATCH_SIZE**2),
+            slip=Slip("lr/B^2 where lr/B belongs", SlipKind.EXPONENT),
         ),
     ),
 )
@@ -162,7 +165,10 @@ DROPOUT_INFERENCE = Claim(
             dropout_scales_in_training,
         ),
         negative_control(
-            "eval mode doubles its input (exact)", Kind.EXACT, dropout_at_inference(2.0)
+            "eval mode doubles its input (exact)",
+            Kind.EXACT,
+            dropout_at_inference(2.0),
+            slip=Slip("scaling at evaluation where torch scales in training", SlipKind.WRONG_TERM),
         ),
     ),
 )
@@ -233,6 +239,7 @@ LOG_SOFTMAX_ALT_PONG = Claim(
             "Bernoulli log-probability of the other action (exact)",
             Kind.EXACT,
             lambda ctx: _other_action(ctx),
+            slip=Slip("the Bernoulli log-probability of the other action", SlipKind.WRONG_TERM),
         ),
     ),
 )
@@ -307,6 +314,7 @@ CARTPOLE_SOLVES = Claim(
             Kind.EXPERIMENT,
             program_success(0.0),
             timeout=3 * 3600,
+            slip=Slip("the program with learning rate 0", SlipKind.CONDITION),
         ),
     ),
     slow=True,
@@ -435,6 +443,7 @@ CODE_RUNS = Claim(
                 [*blocks_of(CARTPOLE_PROGRAM), ("broken", "undefined_name_in_control")],
                 patch=dict([SHORT_RUN, FIXED_INDENT]),
             ),
+            slip=Slip("an undefined name in the corrected program", SlipKind.CODE),
         ),
     ),
 )

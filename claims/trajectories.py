@@ -4,7 +4,7 @@ from functools import partial
 
 import torch
 
-from pgtheory.claim import Claim, Kind, Source, Verdict, check, negative_control
+from pgtheory.claim import Claim, Kind, Slip, SlipKind, Source, Verdict, check, negative_control
 from pgtheory.context import Context
 from pgtheory.envs.finite import (
     FiniteMDP,
@@ -102,6 +102,7 @@ TRAJECTORY_FACTORISATION = Claim(
             "dynamics that depend on theta (exact enumeration)",
             Kind.EXACT,
             grad_log_likelihood_exact(coupling=0.7),
+            slip=Slip("dynamics that depend on theta", SlipKind.CONDITION),
         ),
     ),
 )

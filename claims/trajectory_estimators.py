@@ -10,6 +10,8 @@ from pgtheory.claim import (
     Claim,
     Kind,
     Severity,
+    Slip,
+    SlipKind,
     Source,
     Verdict,
     beyond_conditions,
@@ -85,6 +87,7 @@ PGT_EQ4 = Claim(
             "with the score's sign flipped (exact enumeration)",
             Kind.EXACT,
             unbiased_on_random_mdps(sign_flipped),
+            slip=Slip("the score with its sign flipped", SlipKind.SIGN),
         ),
     ),
 )
@@ -111,7 +114,10 @@ REINFORCE_GRADIENT = Claim(
         ),
         check("sampled trajectories (MC)", Kind.MONTE_CARLO, unbiased_mc(full_return)),
         negative_control(
-            "with the score's sign flipped (MC)", Kind.MONTE_CARLO, unbiased_mc(sign_flipped)
+            "with the score's sign flipped (MC)",
+            Kind.MONTE_CARLO,
+            unbiased_mc(sign_flipped),
+            slip=Slip("the score with its sign flipped", SlipKind.SIGN),
         ),
     ),
 )
@@ -136,6 +142,7 @@ REINFORCE_EQ5 = Claim(
             "the sum without 1/m (MC)",
             Kind.MONTE_CARLO,
             unbiased_mc(full_return, M_TRAJECTORIES, 1.0, resolution=0.3),
+            slip=Slip("the sum without its 1/m", SlipKind.OMISSION),
         ),
     ),
 )
@@ -186,7 +193,10 @@ PG_SUM_TO_T_MINUS_1 = Claim(
             unbiased_on_random_mdps(sum_to(0)),
         ),
         negative_control(
-            "sum to T - 2 (exact enumeration)", Kind.EXACT, unbiased_on_random_mdps(sum_to(-2))
+            "sum to T - 2 (exact enumeration)",
+            Kind.EXACT,
+            unbiased_on_random_mdps(sum_to(-2)),
+            slip=Slip("the sum to T - 2", SlipKind.INDEX),
         ),
     ),
 )
@@ -248,6 +258,7 @@ RTG_EQUIVALENT = Claim(
             "gamma = 1, reward-to-go against the sign-flipped full return",
             Kind.EXACT,
             lambda ctx: _rtg_against_flipped(ctx),
+            slip=Slip("the full return with its sign flipped", SlipKind.SIGN),
         ),
     ),
 )
@@ -289,14 +300,15 @@ RTG_UNBIASED = Claim(
             unbiased_on_random_mdps(
                 lambda m, p, t: per_step(p, t, step_rewards(m, t).cumsum(1) - step_rewards(m, t))
             ),
+            slip=Slip("the rewards before t where those from t on belong", SlipKind.WRONG_TERM),
         ),
     ),
 )
 
 
-def rtg_conditional_mean(offset: float):
-    """E[R_t | s_t = s, a_t = a] against Q_t(s, a) (+ offset) for every t, s, a with positive
-    probability, by enumeration (gamma = 0.9, H = 4)."""
+def rtg_conditional_mean(skip_current: bool):
+    """E[R_t | s_t = s, a_t = a] against Q_t(s, a) for every t, s, a with positive probability,
+    by enumeration (gamma = 0.9, H = 4); ``skip_current`` starts the reward-to-go at t + 1."""
 
     def run(ctx: Context) -> Finding:
         findings = []
@@ -306,7 +318,10 @@ def rtg_conditional_mean(offset: float):
             S, A, H = mdp.num_states, mdp.num_actions, mdp.horizon
 
             def joint(traj, m=mdp, S=S, A=A):
-                G = discounted_reward_to_go(step_rewards(m, traj), m.gamma)  # (n, H)
+                rewards = step_rewards(m, traj)
+                G = discounted_reward_to_go(rewards, m.gamma)  # (n, H)
+                if skip_current:
+                    G = G - rewards
                 index = torch.nn.functional.one_hot(
                     traj.states * A + traj.actions, S * A
                 ).double()  # (n, H, SA)
@@ -314,7 +329,7 @@ def rtg_conditional_mean(offset: float):
 
             moments = trajectory_expectation(mdp, policy, joint)  # (H, 2 SA)
             visit, weighted = moments[:, : S * A], moments[:, S * A :]
-            findings.append(exact_comparison(weighted / visit, Q.reshape(H, S * A) + offset))
+            findings.append(exact_comparison(weighted / visit, Q.reshape(H, S * A)))
         return all_hold(findings)
 
     return run
@@ -338,9 +353,14 @@ RTG_ESTIMATES_Q = Claim(
         check(
             "every (t, s, a), three random MDPs, gamma = 0.9 (exact enumeration)",
             Kind.EXACT,
-            rtg_conditional_mean(0.0),
+            rtg_conditional_mean(skip_current=False),
         ),
-        negative_control("against Q + 0.1 (exact)", Kind.EXACT, rtg_conditional_mean(0.1)),
+        negative_control(
+            "the reward-to-go from t + 1 against Q (exact enumeration)",
+            Kind.EXACT,
+            rtg_conditional_mean(skip_current=True),
+            slip=Slip("the reward-to-go from t + 1 where it starts at t", SlipKind.INDEX),
+        ),
     ),
 )
 
@@ -399,8 +419,9 @@ def counterexample(ctx: Context) -> list:
     return [(COUNTEREXAMPLE, COUNTEREXAMPLE_LOGITS)]
 
 
-def _doubled_rtg(mdp, policy, traj):
-    return 2 * reward_to_go(mdp, policy, traj)
+def _rtg_from_zero(mdp, policy, traj):
+    """The reward-to-go summed from 0 instead of t: the full return again."""
+    return full_return(mdp, policy, traj)
 
 
 RTG_REDUCES_VARIANCE_002 = Claim(
@@ -432,9 +453,10 @@ RTG_REDUCES_VARIANCE_002 = Claim(
             variance_reduction_on(counterexample),
         ),
         negative_control(
-            "twice the reward-to-go, 60 random MDPs (exact)",
+            "the reward-to-go summed from 0 (the full return), 60 random MDPs (exact)",
             Kind.EXACT,
-            variance_reduction_on(typical_mdps, _doubled_rtg),
+            variance_reduction_on(typical_mdps, _rtg_from_zero),
+            slip=Slip("the reward-to-go summed from 0 where it starts at t", SlipKind.INDEX),
         ),
     ),
 )
@@ -466,9 +488,10 @@ RTG_UNBIASED_LOWER_VARIANCE_003 = Claim(
             variance_reduction_on(lambda ctx: typical_mdps(ctx) + counterexample(ctx)),
         ),
         negative_control(
-            "twice the reward-to-go (exact)",
+            "the reward-to-go summed from 0 (the full return) (exact)",
             Kind.EXACT,
-            variance_reduction_on(typical_mdps, _doubled_rtg),
+            variance_reduction_on(typical_mdps, _rtg_from_zero),
+            slip=Slip("the reward-to-go summed from 0 where it starts at t", SlipKind.INDEX),
         ),
     ),
 )
@@ -513,7 +536,15 @@ ADVANTAGE_DEFS = Claim(
             Kind.EXACT,
             advantage_definitions("expectation"),
         ),
-        negative_control("V = max_a Q (exact)", Kind.EXACT, advantage_definitions("max")),
+        negative_control(
+            "V = max_a Q (exact)",
+            Kind.EXACT,
+            advantage_definitions("max"),
+            slip=Slip(
+                "V = max_a Q (the optimal value) where the policy's average belongs",
+                SlipKind.WRONG_TERM,
+            ),
+        ),
     ),
 )
 
@@ -530,11 +561,13 @@ def eq6_term_against_advantage(term: str):
             S, A, H = mdp.num_states, mdp.num_actions, mdp.horizon
 
             def joint(traj, m=mdp, V=V, S=S, A=A, H=H):
-                returns = (
-                    discounted_return(m, traj)[:, None].expand(-1, H)
-                    if term == "full"
-                    else discounted_reward_to_go(step_rewards(m, traj), 1.0)
-                )
+                rewards = step_rewards(m, traj)
+                if term == "full":
+                    returns = discounted_return(m, traj)[:, None].expand(-1, H)
+                elif term == "rtg":
+                    returns = discounted_reward_to_go(rewards, 1.0)
+                else:  # "rtg-next": the reward-to-go from t + 1, the current reward left out
+                    returns = discounted_reward_to_go(rewards, 1.0) - rewards
                 value = torch.stack([V[t, traj.states[:, t]] for t in range(H)], 1)
                 index = torch.nn.functional.one_hot(traj.states * A + traj.actions, S * A).double()
                 return torch.cat([index, index * (returns - value)[..., None]], -1)
@@ -577,16 +610,13 @@ EQ6_IS_ADVANTAGE = Claim(
             eq6_term_against_advantage("rtg"),
         ),
         negative_control(
-            "advantage with the sign flipped", Kind.EXACT, lambda ctx: _flipped_advantage(ctx)
+            "E[R_{t+1} - V(s_t) | s_t, a_t], the current reward left out, against A_t (exact)",
+            Kind.EXACT,
+            eq6_term_against_advantage("rtg-next"),
+            slip=Slip("the reward-to-go from t + 1 where it starts at t", SlipKind.INDEX),
         ),
     ),
 )
-
-
-def _flipped_advantage(ctx: Context) -> Finding:
-    mdp, logits = next(cases(ctx, 1, horizon=4))
-    V, Q = finite_horizon_values(mdp, logits)
-    return exact_comparison(-(Q - V[..., None]), Q - V[..., None])
 
 
 def advantage_estimator(sign: float):
@@ -629,6 +659,7 @@ PGT_ADVANTAGE_EQ8 = Claim(
             "advantage with the sign flipped (exact enumeration)",
             Kind.EXACT,
             unbiased_on_random_mdps(advantage_estimator(-1.0)),
+            slip=Slip("the advantage with its sign flipped", SlipKind.SIGN),
         ),
     ),
 )

@@ -42,6 +42,33 @@ class Severity(str, Enum):
     WRONG = "wrong"  # false in the setting the document itself describes
 
 
+class SlipKind(str, Enum):
+    """What kind of mistake a negative control models. A control should be the plausible slip a
+    careful reader might make; a bare ``rescaling`` or ``offset`` is refuted by any check
+    whatever its subtlety, so it shows no power (a test rejects shipped controls of those
+    kinds)."""
+
+    OMISSION = "omission"  # a missing factor, term or normalisation
+    SIGN = "sign"  # a flipped sign where a sign slip is the plausible mistake
+    EXPONENT = "exponent"  # a wrong power or rate
+    INDEX = "index"  # an off-by-one index, horizon or count
+    WRONG_TERM = "wrong-term"  # a neighbouring quantity in place of the right one
+    ACTION_DEPENDENT = "action-dependent"  # a baseline (or weight) that sees the action
+    CONDITION = "condition"  # the statement where its condition fails
+    ORDER = "order"  # the reverse of a stated ordering
+    CODE = "code"  # a bug planted in code
+    RESCALING = "rescaling"  # a positive multiple of the right quantity
+    OFFSET = "offset"  # the right quantity plus a constant
+
+
+@dataclass(frozen=True)
+class Slip:
+    """The mistake a negative control models: in words, and its kind."""
+
+    description: str
+    kind: SlipKind
+
+
 @dataclass(frozen=True)
 class Requirement:
     """Something a claim needs that may be absent where pgtheory runs (a companion folder, an
@@ -102,6 +129,8 @@ class Check:
     beyond_conditions: bool = False
     key: str | None = None
     timeout: float | None = None
+    slip: Slip | None = None
+    """for a negative control: the mistake it models"""
 
     @property
     def stream_key(self) -> str:
@@ -125,10 +154,15 @@ def negative_control(
     kind: Kind,
     run: CheckFunction,
     *,
+    slip: Slip | None = None,
     key: str | None = None,
     timeout: float | None = None,
 ) -> Check:
-    return Check(name, kind, run, role=Role.NEGATIVE_CONTROL, key=key, timeout=timeout)
+    """A deliberately wrong variant through the same machinery, which must be refuted;
+    ``slip`` says which plausible mistake it models."""
+    return Check(
+        name, kind, run, role=Role.NEGATIVE_CONTROL, key=key, timeout=timeout, slip=slip
+    )
 
 
 def beyond_conditions(
@@ -198,6 +232,7 @@ class Evidence:
     seconds: float
     finding: Finding | None = None
     error: str | None = None
+    slip: Slip | None = None
 
     @classmethod
     def of(
@@ -222,6 +257,7 @@ class Evidence:
             seconds,
             finding,
             error,
+            item.slip,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -241,6 +277,8 @@ class Evidence:
             out.update({k: v for k, v in finding.items() if v not in (None, "", {})})
         if self.error is not None:
             out["error"] = self.error
+        if self.slip is not None:
+            out["slip"] = {"description": self.slip.description, "kind": self.slip.kind.value}
         return out
 
 
@@ -408,6 +446,8 @@ __all__ = [
     "Role",
     "RunRecord",
     "Severity",
+    "Slip",
+    "SlipKind",
     "Source",
     "Verdict",
     "beyond_conditions",

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from pgtheory.claim import Verdict
+from pgtheory.claim import Role, Verdict
 from pgtheory.policies import GaussianPolicy
 from pgtheory.sources import fenced_code_blocks
 from pgtheory.stats import Outcome
@@ -98,3 +98,12 @@ def test_vendored_code_blocks_are_the_documents(seeds):
 def test_every_expected_finding_declares_its_severity():
     findings = [c for c in CLAIMS if c.expected in (Verdict.REFUTED, Verdict.CONDITIONAL)]
     assert findings and all(c.severity is not None for c in findings)
+
+
+def test_every_negative_control_names_a_near_miss_slip():
+    """A control proves a check's power only as the plausible slip a careful reader might make:
+    every shipped control says which, and none is a bare rescaling or offset."""
+    controls = [(c.id, k) for c in CLAIMS for k in c.checks if k.role == Role.NEGATIVE_CONTROL]
+    assert controls and all(k.slip is not None for _, k in controls)
+    bare = [(cid, k.name) for cid, k in controls if k.slip.kind.value in ("rescaling", "offset")]
+    assert not bare
