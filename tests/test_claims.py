@@ -43,6 +43,7 @@ ISSUE_CLAIMS = {
         000-sparse-threshold 000-five-formulations 000-fig1-R1-lr 000-fig3-R1-schedule
         000-fig4-R1-batch 000-fig5-R2-lr 000-fig7-R2-schedule 000-fig8-R2-batch 000-fig2-R1-baseline
         000-fig6-R2-baseline 000-R3-proxy-optimum 000-fig9-R3-closer-as-Ns-grows 000-fig10-R4-sparse""",
+    "issue-13 findings": """000-text-omits-sigma-bound 000-author-runs-reproduced""",
     "issue-6 training code": """003-batchsize-division-equals-smaller-lr
         003-dropout-inference-scaling 003-log-softmax-alt-pong 003-reinforce-cartpole-solves
         003-code-runs-as-printed""",
