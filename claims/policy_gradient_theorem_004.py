@@ -1,5 +1,6 @@
 """004: the policy gradient theorem as the lecture writes it, and the updates derived from it."""
 
+import numpy as np
 import sympy as sp
 import torch
 
@@ -13,6 +14,7 @@ from pgtheory.claim import (
     Verdict,
     beyond_conditions,
     check,
+    effect,
     negative_control,
 )
 from pgtheory.context import Context
@@ -27,12 +29,13 @@ from pgtheory.envs.tabular import (
     TabularMDP,
     action_values,
     all_actions_sum,
+    chain_episodic_mdp,
     random_episodic_mdp,
     visitation,
 )
 from pgtheory.estimators import discounted_reward_to_go
 from pgtheory.policies import SoftmaxPolicy
-from pgtheory.stats import Finding, all_hold, exact_comparison, proportionality_check
+from pgtheory.stats import Finding, all_hold, effect_size, exact_comparison, proportionality_check
 from pgtheory.symbolic import identity_check
 
 NUM_MDPS = 10
@@ -101,6 +104,51 @@ def wrong_weights(ctx: Context) -> Finding:
     )
 
 
+# --- the size of the missing gamma^t in 004's own setting ----------------------------------------
+
+#: 004's own setting for the effect: discount 0.99 over CartPole-length episodes whose state
+#: moves on in time (a chain of 50 states, advancing with probability 0.1 to 0.3 per step:
+#: about 250 steps, where gamma^t has fallen to 0.08; CartPole caps at 500).
+REALISTIC_SETTING = (
+    "10 random episodic chains (50 states, 3 actions, about 250 steps), gamma = 0.99"
+)
+
+
+def realistic_cases(ctx: Context):
+    gen = ctx.cpu_generator()
+    for _ in range(10):
+        mdp = chain_episodic_mdp(50, 3, gen, gamma=0.99)
+        yield mdp, torch.randn(51, 3, generator=gen, dtype=torch.float64)
+
+
+def undiscounted_weights_effect(ctx: Context) -> Finding:
+    """How far the update 004 writes (states weighted by visits, no gamma^t) points from grad J
+    of its discounted objective: 1 - cos of the angle, median over the MDPs."""
+    errors = []
+    for mdp, logits in realistic_cases(ctx):
+        g = tabular.exact_policy_gradient(mdp, logits).flatten()
+        u = all_actions_sum(mdp, logits, visitation(mdp, logits, 1.0)).flatten()
+        errors.append(float(1 - (u @ g) / (u.norm() * g.norm())))
+    return effect_size(
+        float(np.median(errors)),
+        measure="1 - cos(update without gamma^t, grad J), median",
+        setting=REALISTIC_SETTING,
+    )
+
+
+def mu_rho_distance_effect(ctx: Context) -> Finding:
+    """Total variation distance between mu (visit frequencies) and rho (gamma^t-weighted)."""
+    distances = []
+    for mdp, logits in realistic_cases(ctx):
+        mu, rho = on_policy_distribution(mdp, logits), visitation(mdp, logits)
+        distances.append(float(0.5 * (mu - rho / rho.sum()).abs().sum()))
+    return effect_size(
+        float(np.median(distances)),
+        measure="total variation distance between mu and rho, median",
+        setting=REALISTIC_SETTING,
+    )
+
+
 PGT_PROPORTIONAL = Claim(
     id="004-pgt-proportional",
     title="The policy gradient theorem: grad J is proportional to sum_s mu(s) sum_a q(s,a) grad pi(a|s)",
@@ -139,6 +187,11 @@ PGT_PROPORTIONAL = Claim(
             Kind.EXACT,
             wrong_weights,
             slip=Slip("uniform state weights where mu belongs", SlipKind.WRONG_TERM),
+        ),
+        effect(
+            "direction error of the update without gamma^t, gamma = 0.99 (exact)",
+            Kind.EXACT,
+            undiscounted_weights_effect,
         ),
     ),
 )
@@ -183,6 +236,9 @@ MU_EQUALS_RHO = Claim(
             Kind.EXACT,
             mu_against_rho(1.0, first_state_only=True),
             slip=Slip("the initial state distribution where mu belongs", SlipKind.WRONG_TERM),
+        ),
+        effect(
+            "distance between mu and rho, gamma = 0.99 (exact)", Kind.EXACT, mu_rho_distance_effect
         ),
     ),
 )
@@ -374,6 +430,11 @@ REINFORCE_UPDATE = Claim(
             Kind.EXACT,
             reinforce_update_expectation(1.0, 0.5),
             slip=Slip("weights 0.5^t where gamma^t belongs", SlipKind.WRONG_TERM),
+        ),
+        effect(
+            "direction error of the update without gamma^t, gamma = 0.99 (exact)",
+            Kind.EXACT,
+            undiscounted_weights_effect,
         ),
     ),
 )

@@ -89,6 +89,7 @@ class Kind(str, Enum):
 class Role(str, Enum):
     CHECK = "check"
     NEGATIVE_CONTROL = "negative-control"
+    EFFECT = "effect"  # sizes a finding in the document's realistic setting; decides nothing
 
 
 @dataclass(frozen=True)
@@ -160,9 +161,13 @@ def negative_control(
 ) -> Check:
     """A deliberately wrong variant through the same machinery, which must be refuted;
     ``slip`` says which plausible mistake it models."""
-    return Check(
-        name, kind, run, role=Role.NEGATIVE_CONTROL, key=key, timeout=timeout, slip=slip
-    )
+    return Check(name, kind, run, role=Role.NEGATIVE_CONTROL, key=key, timeout=timeout, slip=slip)
+
+
+def effect(name: str, kind: Kind, run: CheckFunction, *, timeout: float | None = None) -> Check:
+    """How large a finding is, in the setting the document itself describes: ``run`` returns
+    :func:`pgtheory.stats.effect_size`. It decides nothing; the report orders findings by it."""
+    return Check(name, kind, run, role=Role.EFFECT, timeout=timeout)
 
 
 def beyond_conditions(
@@ -207,7 +212,7 @@ class Claim:
             raise ValueError(f"claim id {self.id!r} is not of the form prefix-slug")
         if not self.sources:
             raise ValueError(f"claim {self.id} cites no source")
-        roles = {c.role for c in self.checks}
+        roles = {c.role for c in self.checks} - {Role.EFFECT}
         if roles != {Role.CHECK, Role.NEGATIVE_CONTROL}:
             raise ValueError(f"claim {self.id} needs at least one check and one negative control")
         names = [c.name for c in self.checks]
@@ -303,6 +308,17 @@ class ClaimResult:
         """The declared severity, for a finding (a refuted or conditional verdict)."""
         findings = (Verdict.REFUTED, Verdict.CONDITIONAL)
         return self.claim.severity if self.verdict in findings else None
+
+    @property
+    def effect(self) -> dict[str, Any] | None:
+        """The finding's size, ``{"size", "measure", "setting"}``, from its effect evidence."""
+        if self.severity is None:
+            return None
+        for e in self.evidence:
+            if e.role == Role.EFFECT and e.finding is not None and e.outcome == Outcome.SUPPORTS:
+                f = e.finding
+                return {"size": f.estimate, "measure": f.method, "setting": f.note}
+        return None
 
     @property
     def summary(self) -> str:
@@ -409,7 +425,8 @@ def derive_verdict(evidence: Sequence[Evidence]) -> tuple[Verdict, str]:
     def names(items: Iterable[Evidence]) -> str:
         return ", ".join(e.check for e in items)
 
-    if errors := [e for e in evidence if e.outcome == Outcome.ERROR]:
+    deciding = [e for e in evidence if e.role != Role.EFFECT]  # an effect sizes, never decides
+    if errors := [e for e in deciding if e.outcome == Outcome.ERROR]:
         return Verdict.INCONCLUSIVE, f"raised an error: {names(errors)}"
     if refuting := [e for e in stated if e.outcome == Outcome.REFUTES]:
         return Verdict.REFUTED, f"refuted by: {names(refuting)}"

@@ -456,6 +456,14 @@ def exact_properties(
     )
 
 
+def effect_size(size: float, *, measure: str, setting: str) -> Finding:
+    """A finding's size for the report: a dimensionless ``size`` (a relative discrepancy, a
+    ratio minus one, a probability), what it measures, and the setting it was computed in."""
+    if stop := undecidable(measure, size=size):
+        return stop
+    return Finding(Outcome.SUPPORTS, measure, estimate=float(size), note=setting)
+
+
 def binomial_interval(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
     """Clopper-Pearson interval of a success probability."""
     from scipy import stats as sps

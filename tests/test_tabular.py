@@ -69,3 +69,30 @@ def test_values_match_rollouts():
     assert abs(float(total.mean() - expected_return(mdp, logits))) < 5 * float(total.std()) / n**0.5
     expected_length = float(visitation(mdp, logits, 1.0).sum())
     assert abs(float(steps.mean()) - expected_length) < 5 * float(steps.std()) / n**0.5
+
+
+def test_the_size_of_a_missing_gamma_t_depends_on_the_setting():
+    """The direction error of 004's update (visit weights, no gamma^t) is negligible on
+    well-mixed random MDPs and large on a chain that moves through its states in time, at the
+    same gamma = 0.99 and a similar episode length: an effect is sized in a stated setting."""
+    from pgtheory.envs.tabular import (
+        all_actions_sum,
+        chain_episodic_mdp,
+        exact_policy_gradient,
+        random_episodic_mdp,
+        visitation,
+    )
+
+    gen = torch.Generator().manual_seed(0)
+
+    def direction_error(mdp, logits):
+        g = exact_policy_gradient(mdp, logits).flatten()
+        u = all_actions_sum(mdp, logits, visitation(mdp, logits, 1.0)).flatten()
+        return float(1 - (u @ g) / (u.norm() * g.norm()))
+
+    mixed = random_episodic_mdp(5, 3, gen, end_probability=1 / 250, gamma=0.99)
+    chain = chain_episodic_mdp(50, 3, gen, gamma=0.99)
+    small = direction_error(mixed, torch.randn(6, 3, generator=gen, dtype=torch.float64))
+    large = direction_error(chain, torch.randn(51, 3, generator=gen, dtype=torch.float64))
+    assert large > 0.01 > small
+    assert visitation(chain, torch.zeros(51, 3, dtype=torch.float64), 1.0).sum() > 150

@@ -62,6 +62,35 @@ def random_episodic_mdp(
     return TabularMDP(transitions, rewards, initial, terminal, gamma)
 
 
+def chain_episodic_mdp(
+    length: int,
+    num_actions: int,
+    generator: torch.Generator,
+    gamma: float = 1.0,
+    advance: tuple[float, float] = (0.1, 0.3),
+) -> TabularMDP:
+    """A random episodic chain, like an episode that moves through its states in time (as a
+    CartPole episode does): from state s each action advances to s + 1 with a probability drawn
+    from ``advance`` and stays otherwise; advancing from the last state ends the episode.
+    Episodes start at state 0 and last about ``length / mean(advance)`` steps; rewards N(0, 1)."""
+    S = length + 1
+    forward = advance[0] + (advance[1] - advance[0]) * torch.rand(
+        length, num_actions, generator=generator, dtype=torch.float64
+    )
+    transitions = torch.zeros(S, num_actions, S, dtype=torch.float64)
+    states = torch.arange(length)
+    transitions[states, :, states] = 1 - forward
+    transitions[states, :, states + 1] = forward
+    transitions[-1, :, -1] = 1.0
+    rewards = torch.zeros(S, num_actions, dtype=torch.float64)
+    rewards[:length] = torch.randn(length, num_actions, generator=generator, dtype=torch.float64)
+    initial = torch.zeros(S, dtype=torch.float64)
+    initial[0] = 1.0
+    terminal = torch.zeros(S, dtype=torch.bool)
+    terminal[-1] = True
+    return TabularMDP(transitions, rewards, initial, terminal, gamma)
+
+
 def _policy_matrices(
     mdp: TabularMDP, logits: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -77,7 +77,11 @@ def render_report(document: dict[str, Any]) -> str:
     order = {"wrong": 0, "missing-condition": 1, "imprecise": 2, "erratum": 3, None: 4}
     findings = sorted(
         (c for c in claims if c["verdict"] in ("refuted", "conditional")),
-        key=lambda c: (order.get(c.get("severity"), 4), c["id"]),
+        key=lambda c: (
+            order.get(c.get("severity"), 4),
+            -((c.get("effect") or {}).get("size") or 0.0),
+            c["id"],
+        ),
     )
     timings = sorted(
         ((c["id"], e["name"], e["seconds"]) for c in claims for e in c["checks"]),

@@ -29,6 +29,7 @@ def claim_document(result: ClaimResult) -> dict[str, Any]:
         "verdict": result.verdict.value if result.verdict else None,
         "skipped": result.skipped,
         "severity": result.severity.value if result.severity else None,
+        "effect": result.effect,
         "summary": result.summary,
         "reason": result.reason,
         "as_expected": result.as_expected,
