@@ -15,6 +15,7 @@ from pgtheory.claim import (
     Verdict,
     beyond_conditions,
     check,
+    effect,
     negative_control,
 )
 from pgtheory.context import Context
@@ -34,7 +35,7 @@ from pgtheory.envs.finite import (
 )
 from pgtheory.estimators import discounted_reward_to_go
 from pgtheory.policies import SoftmaxPolicy
-from pgtheory.stats import Finding, all_hold, exact_bound, exact_comparison, slope_test
+from pgtheory.stats import Finding, all_hold, effect_size, exact_bound, exact_comparison, slope_test
 
 
 def cases(ctx: Context, count: int = 5, horizon: int = 3):
@@ -100,42 +101,73 @@ TRAJ_IS_WEIGHT_PRODUCT = Claim(
 # --- 002-offpolicy-pg-full-weight, 004-offpolicy-single-ratio -----------------------------------
 
 
-def off_policy_gradient(weighting: str):
-    """E_{tau ~ theta-bar}[w(tau) ...] against grad J(theta'), by enumeration under theta-bar:
+def expected_off_policy_estimate(mdp, target, behaviour, weighting: str) -> torch.Tensor:
+    """E_{tau ~ theta-bar}[estimate], by enumeration under theta-bar:
     ``full``: prod_t ratio * (sum_t grad log pi') * R(tau) (002);
     ``single``: sum_t ratio_t grad log pi'(a_t|s_t) G_t with G_t from the behaviour data (004);
     ``none``: the on-policy estimator applied to behaviour data."""
+    policy = SoftmaxPolicy(target)
+
+    def estimate(traj):
+        if weighting == "full":
+            return (
+                log_ratio(target, behaviour, traj).exp()[:, None]
+                * score_sum(policy, traj)
+                * discounted_return(mdp, traj)[:, None]
+            )
+        G = discounted_reward_to_go(step_rewards(mdp, traj), 1.0)
+        ratio = torch.ones_like(G)
+        if weighting == "single":
+            ratio = (
+                policy.log_prob(traj.states, traj.actions)
+                - SoftmaxPolicy(behaviour).log_prob(traj.states, traj.actions)
+            ).exp()
+        return (
+            (policy.score(traj.states, traj.actions) * (ratio * G)[..., None, None])
+            .sum(1)
+            .flatten(1)
+        )
+
+    return trajectory_expectation(mdp, SoftmaxPolicy(behaviour), estimate)
+
+
+def off_policy_gradient(weighting: str):
+    """E_{tau ~ theta-bar}[estimate] against grad J(theta') on random MDPs (see
+    :func:`expected_off_policy_estimate`)."""
 
     def run(ctx: Context) -> Finding:
-        findings = []
-        for mdp, target, behaviour in cases(ctx):
-            policy = SoftmaxPolicy(target)
-
-            def estimate(traj, mdp=mdp, target=target, behaviour=behaviour, policy=policy):
-                if weighting == "full":
-                    return (
-                        log_ratio(target, behaviour, traj).exp()[:, None]
-                        * score_sum(policy, traj)
-                        * discounted_return(mdp, traj)[:, None]
-                    )
-                G = discounted_reward_to_go(step_rewards(mdp, traj), 1.0)
-                ratio = torch.ones_like(G)
-                if weighting == "single":
-                    ratio = (
-                        SoftmaxPolicy(target).log_prob(traj.states, traj.actions)
-                        - SoftmaxPolicy(behaviour).log_prob(traj.states, traj.actions)
-                    ).exp()
-                return (
-                    (policy.score(traj.states, traj.actions) * (ratio * G)[..., None, None])
-                    .sum(1)
-                    .flatten(1)
+        return all_hold(
+            [
+                exact_comparison(
+                    expected_off_policy_estimate(mdp, target, behaviour, weighting),
+                    exact_policy_gradient(mdp, target),
                 )
-
-            under_behaviour = trajectory_expectation(mdp, SoftmaxPolicy(behaviour), estimate)
-            findings.append(exact_comparison(under_behaviour, exact_policy_gradient(mdp, target)))
-        return all_hold(findings)
+                for mdp, target, behaviour in cases(ctx)
+            ]
+        )
 
     return run
+
+
+def single_ratio_bias_effect(ctx: Context) -> Finding:
+    """The relative bias of 004's single-ratio form, ||E[estimate] - grad J|| / ||grad J||, with
+    a behaviour policy far from the target (logits apart by N(0, 1.5^2) per entry) over five
+    steps: the regime where off-policy data are used because they differ."""
+    gen = ctx.cpu_generator()
+    biases = []
+    for _ in range(5):
+        mdp = random_mdp(3, 2, 5, gen)
+        target = torch.randn(3, 2, generator=gen, dtype=torch.float64)
+        behaviour = target + 1.5 * torch.randn(3, 2, generator=gen, dtype=torch.float64)
+        grad = exact_policy_gradient(mdp, target)
+        expected = expected_off_policy_estimate(mdp, target, behaviour, "single")
+        biases.append(float((expected - grad).norm() / grad.norm()))
+    return effect_size(
+        float(np.median(biases)),
+        measure="||E[single-ratio estimate] - grad J|| / ||grad J||, median",
+        setting="5 random MDPs (3 states, 2 actions, 5 steps), behaviour logits = target "
+        "+ N(0, 1.5^2)",
+    )
 
 
 OFFPOLICY_FULL_WEIGHT = Claim(
@@ -194,6 +226,11 @@ OFFPOLICY_SINGLE_RATIO = Claim(
             Kind.EXACT,
             off_policy_gradient("none"),
             slip=Slip("no ratio at all", SlipKind.OMISSION),
+        ),
+        effect(
+            "relative bias with a far behaviour policy (exact)",
+            Kind.EXACT,
+            single_ratio_bias_effect,
         ),
     ),
 )
