@@ -209,7 +209,7 @@ OFFPOLICY_SINGLE_RATIO = Claim(
     severity=Severity.WRONG,
     reading="One ratio corrects the action at t only. The states were reached, and G_t "
     "collected, under mu: correcting them needs the ratios of the earlier and later actions "
-    "too. It is the first-order approximation of 002 (section 6.3), not an equality.",
+    "too. It is the first-order approximation of 002 (claim 002-first-order-approx), not an equality.",
     checks=(
         check(
             "single per-step ratio, five random MDPs (exact enumeration)",

@@ -262,7 +262,8 @@ OPT_BASELINE_IS_V = Claim(
     expected=Verdict.CONDITIONAL,
     severity=Severity.IMPRECISE,
     reading="Exact when g^2 is uncorrelated with R; far off when a rare action carries both the "
-    "large g^2 and the large reward (b* = 9 against V = 1 for pi = (0.9, 0.1), R = (0, 10)).",
+    "large g^2 and the large reward (pi = (0.9, 0.1), R = (0, 10)): b* = E[g^2 R]/E[g^2] is then "
+    "pulled towards that action's reward, while V stays near the common action's.",
     checks=(
         check(
             "two equiprobable actions, g^2 constant (exact)",

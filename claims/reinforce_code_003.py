@@ -558,9 +558,9 @@ EXAMPLE_NORMALIZED_RETURNS = Claim(
     conditions="The function as printed (torch.Tensor.std, which is the unbiased, n - 1 estimator).",
     expected=Verdict.REFUTED,
     severity=Severity.ERRATUM,
-    reading="The printed function returns [1.35, -0.97, -0.47, 0.08]. Dividing by the population "
-    "standard deviation (n) gives [1.56, -1.12, -0.54, 0.10], closer to the printed numbers but "
-    "still not them.",
+    reading="The document prints both the function and what it returns for its example; the "
+    "function's own output is computed here and set against the printed numbers, with the "
+    "population standard deviation (n) as the likeliest slip that could explain the gap.",
     checks=(
         check(
             "the printed function, run",

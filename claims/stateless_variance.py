@@ -278,7 +278,7 @@ CLIP_DEF = Claim(
     ),
     conditions="Clipping by the global norm.",
     expected=Verdict.CONFIRMED,
-    reading="The rule is torch's clip_grad_norm_ (up to its 1e-6 in the denominator).",
+    reading="The rule is torch's clip_grad_norm_ (up to the small constant it adds to the norm).",
     checks=(
         check("against torch.nn.utils.clip_grad_norm_", Kind.EXACT, clipping_against_torch(False)),
         negative_control(

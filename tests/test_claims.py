@@ -108,3 +108,22 @@ def test_every_negative_control_names_a_near_miss_slip():
     assert controls and all(k.slip is not None for _, k in controls)
     bare = [(cid, k.name) for cid, k in controls if k.slip.kind.value in ("rescaling", "offset")]
     assert not bare
+
+
+NUMBER = re.compile(r"(?<![A-Za-z_^])(\d+(?:\.\d+)?(?:e-?\d+)?)")
+
+
+def test_readings_state_arguments_not_run_results(seeds):
+    """A reading gives the argument from the document's words; numbers it states come from the
+    cited documents, or from the claim's own statement, conditions and checks (its design),
+    never from a run (the generated summary carries those)."""
+    for claim in CLAIMS:
+        documents = " ".join(
+            (seeds / s.file).read_text(encoding="utf-8", errors="replace")
+            for s in claim.sources
+            if (seeds / s.file).is_file()
+        )
+        own = " ".join([claim.statement, claim.conditions, claim.title] + [k.name for k in claim.checks])
+        allowed = set(NUMBER.findall(documents + " " + own)) | {"0", "1", "2", "000", "001", "002", "003", "004"}
+        extra = [n for n in NUMBER.findall(claim.reading) if n not in allowed]
+        assert not extra, (claim.id, extra)
