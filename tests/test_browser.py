@@ -46,7 +46,10 @@ window.addEventListener("load", function () {
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
-    claims = select(discover([CLAIMS_DIR]), "001-score-zero-mean,002-pseudo-loss,004-sampling-form")
+    # a figure claim too: its reproduction sits beside 000's published figure when present
+    claims = select(
+        discover([CLAIMS_DIR]), "001-score-zero-mean,002-pseudo-loss,004-sampling-form,000-fig2"
+    )
     html = render_report(results_document(verify(claims, quick=True)))
     path = tmp_path_factory.mktemp("report") / "index.html"
     path.write_text(html.replace("</body>", PROBE + "</body>"))
@@ -69,8 +72,8 @@ def test_the_report_reads_at_desktop_and_phone_width(report, width):
     path, html = report
     result = _probe(path, width)
     assert result["overflow"] <= 0, result
-    assert result["renderedMath"] == result["claims"] == 3
+    assert result["renderedMath"] == result["claims"] == 4
     refuted = html.count('data-verdict="refuted" data-severity') - html.count('<tr data-verdict="refuted"')
-    assert result["hiddenByFilter"] == 3 - refuted > 0 and result["hiddenAfterReset"] == 0
+    assert result["hiddenByFilter"] == 4 - refuted > 0 and result["hiddenAfterReset"] == 0
     for anchor in re.findall(r'href="#([^"]+)"', html):
         assert f'id="{anchor}"' in html, anchor
