@@ -326,9 +326,11 @@ PPO_CLIP = Claim(
 )
 
 
-def total_loss_step(entropy_sign: float):
-    """One small gradient-descent step on L = -L_clip + c1 (V - R)^2 - c2 S, at A = 0 (so only
-    the value and entropy terms act): the value error must fall and the entropy rise."""
+def total_loss_terms(clip_sign: float = -1.0, entropy_sign: float = -1.0):
+    """L = clip_sign L_clip + c1 (V - R)^2 + entropy_sign c2 S, 004's signs by default. With
+    nonzero advantages, a small descent step on each of L's terms alone must move its quantity
+    the way PPO wants: L_clip up, the value error down, the entropy up. A sign slip on any term
+    shows as its quantity moving the wrong way."""
 
     def run(ctx: Context) -> Finding:
         gen = ctx.cpu_generator()
@@ -337,39 +339,45 @@ def total_loss_step(entropy_sign: float):
         returns = torch.randn(8, generator=gen, dtype=torch.float64)
         actions = torch.randint(0, 3, (8,), generator=gen)
         old_logp = torch.log_softmax(logits.detach(), -1)[torch.arange(8), actions]
-        advantages = torch.zeros(8, dtype=torch.float64)
+        advantages = torch.randn(8, generator=gen, dtype=torch.float64)
 
-        def parts(lg, v):
+        def quantities(lg, v):
             dist = torch.distributions.Categorical(logits=lg)
             ratio = (dist.log_prob(actions) - old_logp).exp()
             clip = torch.min(ratio * advantages, ratio.clamp(0.8, 1.2) * advantages).mean()
-            return clip, ((v - returns) ** 2).mean(), dist.entropy().mean()
+            return {
+                "L_clip": clip,
+                "value error": ((v - returns) ** 2).mean(),
+                "entropy": dist.entropy().mean(),
+            }
 
-        clip, value_error, entropy = parts(logits, values)
-        before_error, before_entropy = float(value_error.detach()), float(entropy.detach())
-        loss = -clip + 0.5 * value_error - entropy_sign * 0.01 * entropy
-        g_logits, g_values = torch.autograd.grad(loss, [logits, values])
-        with torch.no_grad():
-            _, new_error, new_entropy = parts(logits - 1e-2 * g_logits, values - 1e-2 * g_values)
-        method = "one gradient-descent step, autograd"
-        return all_hold(
-            [
+        before = quantities(logits, values)
+        in_loss = {
+            "L_clip": clip_sign * before["L_clip"],
+            "value error": 0.5 * before["value error"],
+            "entropy": entropy_sign * 0.01 * before["entropy"],
+        }
+        wanted = {"L_clip": "above", "value error": "below", "entropy": "above"}
+        findings = []
+        for name, term in in_loss.items():
+            g_logits, g_values = torch.autograd.grad(
+                term, [logits, values], retain_graph=True, allow_unused=True
+            )
+            step_logits = logits - 1e-2 * (g_logits if g_logits is not None else 0)
+            step_values = values - 1e-2 * (g_values if g_values is not None else 0)
+            with torch.no_grad():
+                after = float(quantities(step_logits, step_values)[name])
+            was = float(before[name].detach())
+            findings.append(
                 exact_bound(
-                    new_error,
-                    before_error,
-                    relation="below",
-                    method=method,
-                    note=f"value error {before_error:.5f} -> {float(new_error):.5f}",
-                ),
-                exact_bound(
-                    new_entropy,
-                    before_entropy,
-                    relation="above",
-                    method=method,
-                    note=f"entropy {before_entropy:.7f} -> {float(new_entropy):.7f}",
-                ),
-            ]
-        )
+                    after,
+                    was,
+                    relation=wanted[name],
+                    method="a descent step on one term of L, autograd",
+                    note=f"{name} {was:.7f} -> {after:.7f} after a step on its term of L",
+                )
+            )
+        return all_hold(findings)
 
     return run
 
@@ -387,18 +395,25 @@ PPO_TOTAL_LOSS = Claim(
     ),
     conditions="Minimised by gradient descent; c1 = 0.5, c2 = 0.01.",
     expected=Verdict.CONFIRMED,
-    reading="The signs are right: descending L raises the clipped objective and the entropy and "
-    "lowers the value error.",
+    reading="L is minimised, so its terms carry the signs that make descent raise the clipped "
+    "objective (-L_clip), lower the value error (+c1) and raise the entropy (-c2 S). Each term "
+    "is checked on its own with nonzero advantages, so a sign slip in any one of them shows.",
     checks=(
         check(
-            "a descent step lowers the value error and raises the entropy (exact)",
+            "descent on each term: L_clip rises, the value error falls, the entropy rises (exact)",
             Kind.EXACT,
-            total_loss_step(1.0),
+            total_loss_terms(),
         ),
         negative_control(
-            "with +c2 S, the entropy sign flipped (exact)",
+            "with +L_clip, the clipped term's sign flipped (exact)",
             Kind.EXACT,
-            total_loss_step(-1.0),
+            total_loss_terms(clip_sign=+1.0),
+            slip=Slip("+L_clip, the clipped objective's sign flipped", SlipKind.SIGN),
+        ),
+        negative_control(
+            "with +c2 S, the entropy's sign flipped (exact)",
+            Kind.EXACT,
+            total_loss_terms(entropy_sign=+1.0),
             slip=Slip("+c2 S, the entropy's sign flipped", SlipKind.SIGN),
         ),
     ),

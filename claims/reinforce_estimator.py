@@ -289,6 +289,23 @@ def pseudo_loss_autograd_exact(ctx: Context) -> Finding:
     return exact_comparison(autograd, closed_form)
 
 
+def pseudo_loss_gradient_exact(scale: float, sign: float = 1.0):
+    """Exact: E[grad of sign * scale * J~] over a batch of N = 8 trajectories, which is N times
+    the expectation for one trajectory (enumerated), against grad J."""
+
+    def run(ctx: Context) -> Finding:
+        mdp, policy, grad = small_problem(ctx.seed)
+
+        def per_trajectory(traj):
+            q = discounted_reward_to_go(step_rewards(mdp, traj), 1.0)
+            return (policy.score(traj.states, traj.actions) * q[..., None, None]).sum(1).flatten(1)
+
+        batch_mean = PSEUDO_BATCH * trajectory_expectation(mdp, policy, per_trajectory)
+        return exact_comparison(sign * scale * batch_mean, grad)
+
+    return run
+
+
 def pseudo_loss_gradient_mc(scale: float, sign: float = 1.0, resolution: float = 0.1):
     """MC: batches of 8 trajectories; the gradient of sign * scale * J~ against grad J.
     The document's J~ has scale 1; the lecture's pseudo-loss divides by N (scale 1/8)."""
@@ -333,19 +350,24 @@ PSEUDO_LOSS = Claim(
             pseudo_loss_autograd_exact,
         ),
         check(
-            "E[grad J~] = grad J, N = 8 (MC)",
-            Kind.MONTE_CARLO,
-            pseudo_loss_gradient_mc(1.0, resolution=0.8),
+            "E[grad J~] = grad J, N = 8 (exact enumeration)",
+            Kind.EXACT,
+            pseudo_loss_gradient_exact(1.0),
         ),
         check(
-            "corrected: E[grad J~ / N] = grad J (MC)",
+            "corrected: E[grad J~ / N] = grad J (exact enumeration)",
+            Kind.EXACT,
+            pseudo_loss_gradient_exact(1.0 / PSEUDO_BATCH),
+        ),
+        check(
+            "corrected, sampled: E[grad J~ / N] = grad J (MC)",
             Kind.MONTE_CARLO,
             pseudo_loss_gradient_mc(1.0 / PSEUDO_BATCH),
         ),
         negative_control(
-            "J~ / N with -log pi (MC)",
-            Kind.MONTE_CARLO,
-            pseudo_loss_gradient_mc(1.0 / PSEUDO_BATCH, sign=-1.0),
+            "J~ / N with -log pi (exact enumeration)",
+            Kind.EXACT,
+            pseudo_loss_gradient_exact(1.0 / PSEUDO_BATCH, sign=-1.0),
             slip=Slip("the pseudo-loss with -log pi", SlipKind.SIGN),
         ),
     ),
