@@ -613,6 +613,8 @@ def _supported_env(env_id: str) -> None:
 
     from pgtheory.algos.common import reward_threshold
 
+    if env_id.startswith("pgtheory/"):
+        import pgtheory.envs.oracle  # noqa: F401 - registers pgtheory/RandomMDP-v0
     try:
         env = gym.make(env_id)
     except (gym.error.Error, ValueError, ImportError) as exc:
