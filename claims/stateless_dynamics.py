@@ -802,7 +802,7 @@ FIG10 = figure_claim(
     "R4, sparse reward",
     "Learning shows a long initial phase with slow progress in $\\mu$ while $\\sigma$ increases (exploration).",
     r"\sigma \text{ rises first; then } \mu \to w^*,\ \sigma \downarrow",
-    "In most seeds sigma rises well above its start before mu settles near w* and sigma shrinks.",
+    "The caption describes a first phase in which sigma grows while the sparse reward is rarely hit, then mu settling near w* with sigma shrinking; each phase is tested over seeds.",
     (
         check(
             "sigma rises above 1.1 sigma_0 in most seeds",

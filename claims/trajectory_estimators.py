@@ -439,8 +439,8 @@ RTG_REDUCES_VARIANCE_002 = Claim(
     expected=Verdict.REFUTED,
     severity=Severity.WRONG,
     reading="Usually true, not always: dropping past rewards removes terms with zero mean, but "
-    "those terms can be negatively correlated with the rest and act as a control variate. In "
-    "the counterexample reward-to-go has several times the variance of the full return.",
+    "those terms can be negatively correlated with the rest and act as a control variate. A "
+    "two-state counterexample is built so that they are.",
     checks=(
         check(
             "60 random MDPs, H = 3 (exact enumeration)",
