@@ -133,8 +133,10 @@ class _ClaimIndex:
         return entry["ids"] if entry and entry["stamp"] == self._stamp(f) else None
 
     def record(self, f: Path, ids: list[str]) -> None:
-        self.entries[str(f.resolve())] = {"stamp": self._stamp(f), "ids": ids}
-        self.changed = True
+        entry = {"stamp": self._stamp(f), "ids": ids}
+        if self.entries.get(str(f.resolve())) != entry:
+            self.entries[str(f.resolve())] = entry
+            self.changed = True
 
     def save(self) -> None:
         if not self.changed:
@@ -364,14 +366,7 @@ def verify(
             if reason := missing_requirement(claim):
                 finished(_skipped(claim, reason))
         runnable = [c for c in claims if c.id not in results]
-        isolated = [c for c in runnable if c.id in _ORIGINS] if jobs > 1 else []
-        in_workers = {c.id for c in isolated}
-        for claim in runnable:  # claims defined outside a module run here
-            if claim.id not in in_workers:
-                finished(run_claim(claim, seed, device, quick, check_timeout))
-        _run_in_workers(
-            isolated, [seed], str(device), quick, jobs, check_timeout, lambda _, r: finished(r)
-        )
+        _run(runnable, [seed], device, quick, jobs, check_timeout, lambda _, r: finished(r))
     except KeyboardInterrupt:
         interrupted = True
     return RunRecord(
@@ -447,16 +442,29 @@ def calibrate(
         if on_result is not None:
             on_result(seed, result)
 
-    claims = [c for c in claims if missing_requirement(c) is None]
+    runnable = [c for c in claims if missing_requirement(c) is None]
+    _run(runnable, seeds, torch.device(device), quick, jobs, check_timeout, finished)
+    return out
+
+
+def _run(
+    claims: Sequence[Claim],
+    seeds: Sequence[int],
+    device: torch.device,
+    quick: bool,
+    jobs: int,
+    check_timeout: float | None,
+    finished: Callable[[int, ClaimResult], None],
+) -> None:
+    """Every claim under every seed: in worker processes with ``jobs`` > 1 (claims defined
+    outside a module, which a worker cannot load, run here), else in this process."""
     isolated = [c for c in claims if c.id in _ORIGINS] if jobs > 1 else []
     in_workers = {c.id for c in isolated}
     for seed in seeds:
         for claim in claims:
             if claim.id not in in_workers:
                 finished(seed, run_claim(claim, seed, device, quick, check_timeout))
-    device = str(torch.device(device))
-    _run_in_workers(isolated, seeds, device, quick, jobs, check_timeout, finished)
-    return out
+    _run_in_workers(isolated, seeds, str(device), quick, jobs, check_timeout, finished)
 
 
 # --- the facts of a run ------------------------------------------------------------------
