@@ -1,6 +1,8 @@
-"""001 and 002: the variance-minimising baseline, its approximation by V, and the worked example."""
+"""001 and 002: the variance-minimising baseline, its approximation by V, the average reward as
+a baseline, and 001's worked example (its update and the variance its baseline removes)."""
 
 from collections.abc import Callable
+from fractions import Fraction
 from functools import partial
 
 import sympy as sp
@@ -17,17 +19,27 @@ from pgtheory.claim import (
     Verdict,
     beyond_conditions,
     check,
+    effect,
     negative_control,
 )
 from pgtheory.context import Context
 from pgtheory.envs.finite import (
+    FiniteMDP,
     discounted_return,
     random_cases,
     score_sum,
     trajectory_expectation,
 )
 from pgtheory.policies import SoftmaxPolicy
-from pgtheory.stats import Finding, Outcome, all_hold, exact_bound, exact_comparison
+from pgtheory.stats import (
+    Finding,
+    Outcome,
+    all_hold,
+    effect_size,
+    exact_bound,
+    exact_comparison,
+    exact_properties,
+)
 
 # A one-state bandit: actions a with probabilities pi(a), rewards R(a) (+ noise of variance
 # `noise`), and the scalar score g(a) = d log pi(a) / d theta_0 (001's "g_t as a scalar").
@@ -140,6 +152,37 @@ def variance_ratio_mc(
     return run
 
 
+def example_bandits(p_better: float | None = None) -> list[Bandit]:
+    """001's worked example, one bandit per state (rewards of a1, a2; g the score of theta_{s, a1}):
+    the uniform policy, or one choosing the better action with probability ``p_better``."""
+    bandits = []
+    for r1, r2 in EXAMPLE.values():
+        p1 = 0.5 if p_better is None else (p_better if r1 > r2 else 1 - p_better)
+        probs = torch.tensor([p1, 1 - p1], dtype=torch.float64)
+        bandits.append(Bandit(probs.log(), torch.tensor([r1, r2], dtype=torch.float64)))
+    return bandits
+
+
+def lost_reduction(bandits: list[Bandit], formula: Callable[[Bandit], float]) -> float:
+    """The share of the achievable variance reduction a baseline loses, summed over the states:
+    (Var(b) - Var(b*)) / (Var(0) - Var(b*)); 0 at the optimum, above 1 worse than no baseline."""
+    lost = sum(b.variance(formula(b)) - b.variance(b.appendix_c()) for b in bandits)
+    achievable = sum(b.variance(0.0) - b.variance(b.appendix_c()) for b in bandits)
+    return lost / achievable
+
+
+def lost_reduction_effect(formula: Callable[[Bandit], float], p_better: float | None, setting: str):
+    def run(ctx: Context) -> Finding:
+        return effect_size(
+            lost_reduction(example_bandits(p_better), formula),
+            measure="share of the achievable variance reduction lost: "
+            "(Var(b) - Var(b*)) / (Var(0) - Var(b*)), summed over the example's states",
+            setting=setting,
+        )
+
+    return run
+
+
 OPT_BASELINE_EQ7 = Claim(
     id="001-opt-baseline-eq7",
     title="Equation (7): b* = E[g R | s] / E[g^2 | s]",
@@ -179,6 +222,15 @@ OPT_BASELINE_EQ7 = Claim(
             is_argmin(Bandit.value),
             slip=Slip(
                 "the value V(s) where the argmin E[g^2 R]/E[g^2] belongs", SlipKind.WRONG_TERM
+            ),
+        ),
+        effect(
+            "variance reduction lost at eq. (7)'s baseline, 001's example (exact)",
+            Kind.EXACT,
+            lost_reduction_effect(
+                Bandit.equation_7,
+                None,
+                "001's worked example (rewards 12/7 and 2/5), uniform policy",
             ),
         ),
     ),
@@ -280,6 +332,16 @@ OPT_BASELINE_IS_V = Claim(
             Kind.EXACT,
             lambda ctx: close_to_value(UNIFORM_PAIR, UNIFORM_PAIR.equation_7()),
             slip=Slip("eq. (7)'s E[g R]/E[g^2] where E[g^2 R]/E[g^2] belongs", SlipKind.WRONG_TERM),
+        ),
+        effect(
+            "variance reduction lost at V, 001's example, better action at 0.9 (exact)",
+            Kind.EXACT,
+            lost_reduction_effect(
+                Bandit.value,
+                0.9,
+                "001's worked example (rewards 12/7 and 2/5), a policy choosing the better "
+                "action with probability 0.9",
+            ),
         ),
     ),
 )
@@ -399,6 +461,20 @@ def larger_update_for_wrong_action(ctx: Context) -> Finding:
     )
 
 
+def printed_update_effect(ctx: Context) -> Finding:
+    """||E[printed update]|| / ||grad J|| - 1 in the example: one episode from each state, the
+    actions drawn from the uniform policy, summed without eq. (5)'s 1/m (exact sum over actions)."""
+    pi = EXAMPLE_POLICY.probs
+    states, actions = torch.meshgrid(torch.arange(2), torch.arange(2), indexing="ij")
+    scores = EXAMPLE_POLICY.score(states, actions)  # (s, a, S, A)
+    expected = (pi[..., None, None] * EXAMPLE_REWARDS[..., None, None] * scores).sum((0, 1))
+    return effect_size(
+        float(expected.flatten().norm() / example_gradient().norm()) - 1,
+        measure="||E[printed update]|| / ||grad J|| - 1",
+        setting="001's worked example: m = 2 one-step episodes, one from each state, uniform policy",
+    )
+
+
 RAW_EXAMPLE_UPDATE = Claim(
     id="001-raw-example-update",
     title="The raw REINFORCE update of the example: 7 grad log pi(a2|s1) + 5 grad log pi(a2|s2)",
@@ -431,6 +507,11 @@ RAW_EXAMPLE_UPDATE = Claim(
             Kind.MONTE_CARLO,
             raw_update_mc(-0.5),
             slip=Slip("the update with its sign flipped", SlipKind.SIGN),
+        ),
+        effect(
+            "relative excess of the printed update's expectation, m = 2 (exact)",
+            Kind.EXACT,
+            printed_update_effect,
         ),
     ),
 )
@@ -557,6 +638,257 @@ OPT_BASELINE_002 = Claim(
             Kind.EXACT,
             per_component_argmin("g"),
             slip=Slip("E[g r]/E[g^2] where E[g^2 r]/E[g^2] belongs", SlipKind.WRONG_TERM),
+        ),
+    ),
+)
+
+# --- 001-example-baseline-reduces-variance: exact rationals in 001's worked example -------------
+
+
+def example_variance(p_a1: dict[str, Fraction], baseline: Callable[[str], Fraction]) -> Fraction:
+    """trace Var of the example's update (one episode from each state, a tabular softmax, the
+    score of the sampled action times R - b(s)), in exact rational arithmetic."""
+    total = Fraction(0)
+    for state, rewards in EXAMPLE.items():
+        pi = (p_a1[state], 1 - p_a1[state])
+        scores = [[(1 if k == a else 0) - pi[k] for k in range(2)] for a in range(2)]
+        weights = [rewards[a] - baseline(state) for a in range(2)]
+        second = sum(pi[a] * weights[a] ** 2 * sum(x * x for x in scores[a]) for a in range(2))
+        mean = [sum(pi[a] * weights[a] * scores[a][k] for a in range(2)) for k in range(2)]
+        total += second - sum(m * m for m in mean)
+    return total
+
+
+def state_average(state: str) -> Fraction:
+    """001's baseline: the average of the state's possible rewards."""
+    return Fraction(sum(EXAMPLE[state]), 2)
+
+
+UNIFORM = {"s1": Fraction(1, 2), "s2": Fraction(1, 2)}
+GRID = [Fraction(k, 20) for k in range(1, 20)]
+
+
+def example_variance_ratio(baseline: Callable[[str], Fraction], policies: str):
+    """Exact rationals: Var with the baseline over Var without, the largest over the policies
+    (``uniform``, the example's; or ``grid``, pi(a1|s) in 1/20..19/20 in each state)."""
+
+    def run(ctx: Context) -> Finding:
+        cases = (
+            [UNIFORM] if policies == "uniform" else [{"s1": p, "s2": q} for p in GRID for q in GRID]
+        )
+        ratios = [
+            example_variance(c, baseline) / example_variance(c, lambda s: Fraction(0))
+            for c in cases
+        ]
+        worst = max(ratios)
+        return exact_bound(
+            float(worst),
+            1.0,
+            relation="below",
+            method="exact rational arithmetic",
+            note=f"Var with b(s) / Var without: largest {float(worst):.6g} over {len(cases)} "
+            "policies (exactly 1 means no reduction)",
+        )
+
+    return run
+
+
+EXAMPLE_BASELINE_REDUCES_VARIANCE = Claim(
+    id="001-example-baseline-reduces-variance",
+    title="In the worked example, subtracting the state's average reward reduces variance",
+    statement=r"\mathrm{Var}\big[\textstyle\sum_{s} \nabla_\theta\log\pi_\theta(a_s\mid s)\,(r(s, a_s) - b(s))\big] < "
+    r"\mathrm{Var}\big[\textstyle\sum_{s} \nabla_\theta\log\pi_\theta(a_s\mid s)\, r(s, a_s)\big],\quad b(s_1) = 9.5,\ b(s_2) = 3.5",
+    sources=(
+        Source(
+            "001",
+            "Variance Reduction",
+            "recentres the reward around “what’s normal” for that state, reducing variance",
+        ),
+    ),
+    conditions="001's example: one-step episodes, one from each of s1 and s2, rewards 12/7 and "
+    "2/5, a tabular softmax policy (uniform, as the state averages presume, or any other).",
+    expected=Verdict.CONFIRMED,
+    reading="Per state and component the variance with a constant b is Var(0) - 2 b E[g^2 R] + "
+    "b^2 E[g^2], lower exactly when b lies between 0 and twice E[g^2 R]/E[g^2]. With two "
+    "actions that bound is twice a weighted average of the state's two rewards, never below "
+    "twice the smaller one, which exceeds the state's average in both states of the example "
+    "(2 times 7 above 9.5, 2 times 2 above 3.5): the average reduces variance under every policy.",
+    checks=(
+        check(
+            "uniform policy, b(s1) = 9.5, b(s2) = 3.5 (exact rationals)",
+            Kind.EXACT,
+            example_variance_ratio(state_average, "uniform"),
+        ),
+        check(
+            "every policy on a grid of 19 x 19 (exact rationals)",
+            Kind.EXACT,
+            example_variance_ratio(state_average, "grid"),
+        ),
+        negative_control(
+            "b(s) = the sum of the state's rewards, the average without its 1/2 (exact rationals)",
+            Kind.EXACT,
+            example_variance_ratio(lambda s: Fraction(sum(EXAMPLE[s])), "uniform"),
+            slip=Slip("the average without its division by 2", SlipKind.OMISSION),
+        ),
+    ),
+)
+
+# --- 002-average-reward-decent-baseline ---------------------------------------------------------
+
+
+def bandit_component_variances(
+    probs: torch.Tensor, rewards: torch.Tensor, b: float
+) -> torch.Tensor:
+    """Var[g_k (R - b)] for every logit k of a softmax bandit, g = onehot(a) - pi, exact."""
+    scores = torch.eye(len(probs), dtype=torch.float64) - probs  # row a: score of action a
+    weighted = scores * (rewards - b)[:, None]
+    return (probs[:, None] * weighted**2).sum(0) - (probs[:, None] * weighted).sum(0) ** 2
+
+
+#: A policy that has learned to prefer the rewarding action: pi = (0.9, 0.1), R = (10, 0).
+PEAKED = (
+    torch.tensor([0.9, 0.1], dtype=torch.float64),
+    torch.tensor([10.0, 0.0], dtype=torch.float64),
+)
+
+
+def average_reward_against_none(ctx: Context) -> Finding:
+    """Exact: every component's variance at b = E[R] over that at b = 0, pi = (0.9, 0.1)."""
+    probs, rewards = PEAKED
+    average = float(probs @ rewards)
+    ratios = bandit_component_variances(probs, rewards, average) / bandit_component_variances(
+        probs, rewards, 0.0
+    )
+    worst = float(ratios.max())
+    return exact_bound(
+        worst,
+        1.0,
+        relation="below",
+        method="exact moments of the bandit",
+        note=f"Var at b = E[R] / Var at b = 0: largest {worst:.6g} over the components",
+    )
+
+
+def expected_return_of(mdp: FiniteMDP, policy: SoftmaxPolicy) -> float:
+    """E[r(tau)], the average reward, by enumeration."""
+    return float(trajectory_expectation(mdp, policy, lambda t: discounted_return(mdp, t)))
+
+
+def trajectory_cases(ctx: Context) -> list[tuple[FiniteMDP, SoftmaxPolicy]]:
+    """Five random MDPs (3 states, 2 actions, 3 steps) with softmax policies."""
+    return [(m, SoftmaxPolicy(lg)) for m, lg in random_cases(ctx.cpu_generator(), 5)]
+
+
+MULTIPLES = (-0.5, 0.5, 1.5, 2.5)  # constant baselines c b*_k, on both sides of 0, b* and 2 b*
+
+
+def lowering_interval(upper: float):
+    """Exact, every component of five random MDPs: a constant b lowers Var[g_k (r - b)] below
+    Var[g_k r] exactly when 0 < b / b*_k < ``upper`` (2: the quadratic's roots; 1: a slip),
+    for b = c b*_k, c in MULTIPLES, and b = E[r(tau)]."""
+
+    def run(ctx: Context) -> Finding:
+        failures, values = [], []
+        for mdp, policy in trajectory_cases(ctx):
+            moments = score_reward_moments(mdp, policy)
+            average = expected_return_of(mdp, policy)
+            for k, (e_g2, e_g2r, e_g2r2, e_gr) in enumerate(moments.tolist()):
+                best = e_g2r / e_g2
+                for b in [c * best for c in MULTIPLES] + [average]:
+                    lower = component_variance(b, e_g2, e_g2r, e_g2r2, e_gr) < component_variance(
+                        0.0, e_g2, e_g2r, e_g2r2, e_gr
+                    )
+                    values.append(b / best)
+                    if lower != (0 < b / best < upper):
+                        failures.append(f"component {k}: b / b* = {b / best:.3g}, lower: {lower}")
+        return exact_properties(
+            failures[:5],
+            method="exact enumeration: the variance's sign change against the interval",
+            checked=f"{len(values)} (component, b) pairs agree with 0 < b / b* < {upper:g}",
+            values=values,
+        )
+
+    return run
+
+
+def suboptimal(ctx: Context) -> Finding:
+    """Exact: Var at b* = E[g^2 r]/E[g^2] is at most Var at E[r(tau)], every component."""
+    gaps = []
+    for mdp, policy in trajectory_cases(ctx):
+        average = expected_return_of(mdp, policy)
+        for e_g2, e_g2r, e_g2r2, e_gr in score_reward_moments(mdp, policy).tolist():
+            at_best = component_variance(e_g2r / e_g2, e_g2, e_g2r, e_g2r2, e_gr)
+            gaps.append(component_variance(average, e_g2, e_g2r, e_g2r2, e_gr) - at_best)
+    return exact_bound(
+        min(gaps),
+        0.0,
+        relation="at_least",
+        margin=1e-12,
+        method="exact enumeration: Var(E[r]) - Var(b*), smallest over the components",
+    )
+
+
+def average_reward_effect(ctx: Context) -> Finding:
+    probs, rewards = PEAKED
+    ratios = bandit_component_variances(
+        probs, rewards, float(probs @ rewards)
+    ) / bandit_component_variances(probs, rewards, 0.0)
+    return effect_size(
+        float(ratios.max()) - 1,
+        measure="Var at b = E[R] / Var at b = 0, minus one, largest over the components",
+        setting="a softmax policy that has learned to prefer the rewarding action: "
+        "pi = (0.9, 0.1), R = (10, 0)",
+    )
+
+
+AVERAGE_REWARD_BASELINE = Claim(
+    id="002-average-reward-decent-baseline",
+    title="The average reward is a good (but suboptimal) baseline",
+    statement=r"\mathrm{Var}\big[g_k (r(\tau) - \mathbb{E}[r(\tau)])\big] \le \mathrm{Var}\big[g_k\, r(\tau)\big]\ \forall k,"
+    r"\quad g = \sum_t \nabla_\theta \log\pi_\theta(a_t\mid s_t)",
+    sources=(
+        Source(
+            "002", "5.2. Baselines", "The **average reward** is a good (but suboptimal) baseline"
+        ),
+        Source("002", "5.2. Baselines", "Average reward is a decent baseline."),
+    ),
+    conditions="A constant baseline; 'good' read as lowering the variance of the estimator "
+    "against no baseline, component by component. Stated without conditions.",
+    expected=Verdict.REFUTED,
+    severity=Severity.IMPRECISE,
+    reading="For a constant b each component's variance is the quadratic Var(0) - 2 b E[g^2 r] + "
+    "b^2 E[g^2], below Var(0) exactly when b lies between 0 and 2 b*, b* = E[g^2 r]/E[g^2] "
+    "(002's own optimal baseline). The average reward lies in that range when rewards are "
+    "shifted well away from zero, which is the usual case, but not always: when the policy "
+    "already prefers the rewarding action, the rare action has the large score and b* is "
+    "pulled towards its low reward, while the average stays near the high one. Then the "
+    "average reward raises the variance. That it is suboptimal holds by definition of b*.",
+    checks=(
+        check(
+            "pi = (0.9, 0.1), R = (10, 0): Var at b = E[R] below Var at b = 0 (exact)",
+            Kind.EXACT,
+            average_reward_against_none,
+        ),
+        check(
+            "a constant b lowers component k's variance iff 0 < b / b*_k < 2, five random MDPs (exact)",
+            Kind.EXACT,
+            lowering_interval(2.0),
+        ),
+        check(
+            "suboptimal: Var at b* at most Var at E[r], five random MDPs (exact)",
+            Kind.EXACT,
+            suboptimal,
+        ),
+        negative_control(
+            "the interval 0 < b / b*_k < 1, its factor 2 left out (exact)",
+            Kind.EXACT,
+            lowering_interval(1.0),
+            slip=Slip("the interval's upper end b* where 2 b* belongs", SlipKind.OMISSION),
+        ),
+        effect(
+            "variance rise at the average reward, pi = (0.9, 0.1) (exact)",
+            Kind.EXACT,
+            average_reward_effect,
         ),
     ),
 )
