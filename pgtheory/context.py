@@ -86,9 +86,11 @@ class Context:
         *,
         resolution: float | Sequence[float],
         false_alarm: float = DEFAULT_FALSE_ALARM,
+        pilot_samples: int = 20_000,
     ) -> Finding:
         """:func:`planned_mean_test` on this check's generator; the evidence records the
-        resolution actually used (doubled in the quick tier)."""
+        resolution actually used (doubled in the quick tier). A sampler whose samples are
+        costly (a whole batch of a trainer's update) may ask for a smaller pilot."""
         res = torch.as_tensor(resolution, dtype=torch.float64) * self.resolution(1.0)
         return planned_mean_test(
             sampler,
@@ -96,6 +98,7 @@ class Context:
             generator=self.generator,
             resolution=res.tolist(),
             false_alarm=false_alarm,
+            pilot_samples=pilot_samples,
         )
 
     def ratio_test(

@@ -12,7 +12,9 @@ termination does not. The reset step that next-step autoreset inserts is masked 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
+import gymnasium as gym
 import numpy as np
 import torch
 from torch import nn
@@ -110,6 +112,99 @@ def gae(
     return advantages
 
 
+@dataclass
+class Rollout:
+    """``num_steps`` steps of every sub-environment, shape (T, N, ...). ``valid`` is False on
+    the autoreset steps (not transitions); ``rewards`` already hold gamma V(final observation)
+    at a time-limit truncation; ``dones`` end an episode at that step (or mark an autoreset
+    step). ``counts`` says how many terminations, truncations and autoresets it contains."""
+
+    obs: torch.Tensor
+    actions: torch.Tensor
+    log_probs: torch.Tensor
+    values: torch.Tensor
+    rewards: torch.Tensor
+    dones: torch.Tensor
+    valid: torch.Tensor
+    counts: dict[str, int]
+
+
+def collect_rollout(
+    envs: gym.vector.VectorEnv,
+    agent: ActorCritic,
+    obs: torch.Tensor,
+    resetting: np.ndarray,
+    cfg: PPOConfig,
+) -> tuple[Rollout, torch.Tensor, np.ndarray]:
+    """Step every sub-environment ``cfg.num_steps`` times from ``obs`` (``resetting`` marks
+    sub-environments whose next step is an autoreset step); returns the rollout and the state
+    to continue from. Network calls in torch, per-step bookkeeping in numpy."""
+    T, N, device = cfg.num_steps, envs.num_envs, obs.device
+    obs_buf = torch.zeros(T, N, obs.shape[-1], device=device)
+    act_buf = torch.zeros(T, N, dtype=torch.long, device=device)
+    logp_buf, val_buf = torch.zeros(T, N, device=device), torch.zeros(T, N, device=device)
+    valid, rewards, dones = np.zeros((T, N), bool), np.zeros((T, N)), np.zeros((T, N))
+    counts = {"terminations": 0, "truncations": 0, "resets": 0}
+    for t in range(T):
+        with torch.no_grad():
+            action, logp_buf[t] = sample_actions(agent.actor(obs))
+            val_buf[t] = agent.value(obs)
+        obs_buf[t], act_buf[t] = obs, action
+        next_np, reward, terminated, truncated, _ = envs.step(action.cpu().numpy())
+        next_obs = torch.as_tensor(next_np, dtype=torch.float32, device=device)
+        bootstrap = truncated & ~terminated & ~resetting
+        if bootstrap.any():  # a time limit: add gamma V(real final observation)
+            with torch.no_grad():
+                reward = reward + cfg.gamma * agent.value(next_obs).cpu().numpy() * bootstrap
+        done = terminated | truncated
+        valid[t], rewards[t], dones[t] = ~resetting, reward * ~resetting, done | resetting
+        counts["terminations"] += int((terminated & ~resetting).sum())
+        counts["truncations"] += int(bootstrap.sum())
+        counts["resets"] += int(resetting.sum())
+        resetting, obs = done, next_obs
+    as_tensor = partial(torch.as_tensor, dtype=torch.float32, device=device)
+    rollout = Rollout(
+        obs_buf,
+        act_buf,
+        logp_buf,
+        val_buf,
+        as_tensor(rewards),
+        as_tensor(dones),
+        torch.as_tensor(valid, device=device),
+        counts,
+    )
+    return rollout, obs, resetting
+
+
+def advantages_and_returns(
+    rollout: Rollout, agent: ActorCritic, next_obs: torch.Tensor, cfg: PPOConfig
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """GAE advantages of the rollout, bootstrapped from V(next_obs) after its last step, and
+    the value targets R_t = A_t + V(s_t)."""
+    with torch.no_grad():
+        advantages = gae(
+            rollout.rewards,
+            rollout.values,
+            rollout.dones,
+            agent.value(next_obs),
+            cfg.gamma,
+            cfg.gae_lambda,
+        )
+    return advantages, advantages + rollout.values
+
+
+def clipped_surrogate(
+    logits: torch.Tensor,
+    actions: torch.Tensor,
+    old_log_probs: torch.Tensor,
+    advantages: torch.Tensor,
+    clip: float,
+) -> torch.Tensor:
+    """L_clip = E[min(r A, clip(r, 1 - eps, 1 + eps) A)], r = pi(a|s) / pi_old(a|s)."""
+    ratio = (log_prob_of(logits, actions) - old_log_probs).exp()
+    return torch.min(ratio * advantages, ratio.clamp(1 - clip, 1 + clip) * advantages).mean()
+
+
 def train_ppo(
     env_id: str,
     seed: int,
@@ -128,65 +223,32 @@ def train_ppo(
     optimiser = adam(agent.parameters(), cfg.learning_rate, eps=1e-5)
     tracker = Tracker("ppo", env_id, seed, eval_every, eval_episodes, device)
 
-    T, N = cfg.num_steps, cfg.num_envs
-    obs_buf = torch.zeros(T, N, obs_dim, device=device)
-    act_buf = torch.zeros(T, N, dtype=torch.long, device=device)
-    logp_buf, val_buf = torch.zeros(T, N, device=device), torch.zeros(T, N, device=device)
-
     obs_np, _ = envs.reset(seed=seed)
     obs = torch.as_tensor(obs_np, dtype=torch.float32, device=device)
-    resetting = np.zeros(N, dtype=bool)  # this step is an autoreset step, not a transition
-    steps, iterations = 0, max(1, max_steps // (T * N))
+    resetting = np.zeros(cfg.num_envs, dtype=bool)  # the next step is an autoreset step
+    steps, iterations = 0, max(1, max_steps // (cfg.num_steps * cfg.num_envs))
     diagnostics: list[dict[str, float]] = []
     for iteration in range(iterations):
         frac = 1.0 - iteration / iterations if cfg.anneal else 1.0
         optimiser.param_groups[0]["lr"] = frac * cfg.learning_rate
         clip = frac * cfg.clip_coef if cfg.anneal else cfg.clip_coef
 
-        # the rollout: network calls in torch, per-step bookkeeping in numpy
-        valid, rewards, dones = np.zeros((T, N), bool), np.zeros((T, N)), np.zeros((T, N))
-        for t in range(T):
-            with torch.no_grad():
-                action, logp_buf[t] = sample_actions(agent.actor(obs))
-                val_buf[t] = agent.value(obs)
-            obs_buf[t], act_buf[t] = obs, action
-            next_np, reward, terminated, truncated, _ = envs.step(action.cpu().numpy())
-            next_obs = torch.as_tensor(next_np, dtype=torch.float32, device=device)
-            bootstrap = truncated & ~terminated & ~resetting
-            if bootstrap.any():  # a time limit: add gamma V(real final observation)
-                with torch.no_grad():
-                    reward = reward + cfg.gamma * agent.value(next_obs).cpu().numpy() * bootstrap
-            done = terminated | truncated
-            valid[t], rewards[t], dones[t] = ~resetting, reward * ~resetting, done | resetting
-            steps += int(N - resetting.sum())
-            resetting, obs = done, next_obs
+        rollout, obs, resetting = collect_rollout(envs, agent, obs, resetting, cfg)
+        advantages, returns = advantages_and_returns(rollout, agent, obs, cfg)
+        steps += int(rollout.valid.sum())
 
-        with torch.no_grad():
-            advantages = gae(
-                torch.as_tensor(rewards, dtype=torch.float32, device=device),
-                val_buf,
-                torch.as_tensor(dones, dtype=torch.float32, device=device),
-                agent.value(obs),
-                cfg.gamma,
-                cfg.gae_lambda,
-            )
-            returns = advantages + val_buf
-
-        keep = torch.as_tensor(valid, device=device).flatten()
-        b_obs, b_act = obs_buf.flatten(0, 1)[keep], act_buf.flatten()[keep]
-        b_logp, b_adv = logp_buf.flatten()[keep], advantages.flatten()[keep]
-        b_ret, b_val = returns.flatten()[keep], val_buf.flatten()[keep]
+        keep = rollout.valid.flatten()
+        b_obs, b_act = rollout.obs.flatten(0, 1)[keep], rollout.actions.flatten()[keep]
+        b_logp, b_adv = rollout.log_probs.flatten()[keep], advantages.flatten()[keep]
+        b_ret, b_val = returns.flatten()[keep], rollout.values.flatten()[keep]
         n = len(b_obs)
         for _ in range(cfg.update_epochs):
             for idx in torch.randperm(n, device=device).split(cfg.minibatch_size):
                 logits = agent.actor(b_obs[idx])
-                ratio = (log_prob_of(logits, b_act[idx]) - b_logp[idx]).exp()
                 adv = b_adv[idx]
                 if cfg.norm_adv and len(idx) > 1:
                     adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-                clip_objective = torch.min(
-                    ratio * adv, ratio.clamp(1 - clip, 1 + clip) * adv
-                ).mean()
+                clip_objective = clipped_surrogate(logits, b_act[idx], b_logp[idx], adv, clip)
                 value = agent.value(b_obs[idx])
                 if cfg.clip_vloss:
                     clipped = b_val[idx] + (value - b_val[idx]).clamp(-clip, clip)
@@ -200,6 +262,7 @@ def train_ppo(
                     loss = loss - cfg.ent_coef * entropy_of(logits).mean()
                 optimiser.zero_grad()
                 loss.backward()
+                # gradient clipping: a separate transformation of the update, after the loss
                 nn.utils.clip_grad_norm_(agent.parameters(), cfg.max_grad_norm, foreach=True)
                 optimiser.step()
         diagnostics.append(

@@ -13,8 +13,11 @@ Two variants over the same machinery: ``grpo`` (GRPO's group-relative advantage,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
+import gymnasium as gym
 import numpy as np
 import torch
 from torch import nn
@@ -64,6 +67,101 @@ class ReinforceConfig:
     """the natural step's KL budget: 1/2 step^T F step = max_kl"""
 
 
+@dataclass
+class Episodes:
+    """A batch of complete episodes, one per sub-environment, padded to the longest:
+    tensors of shape (N, T, ...); ``live`` is 1 on an episode's own steps, 0 on padding."""
+
+    obs: torch.Tensor
+    actions: torch.Tensor
+    rewards: torch.Tensor
+    live: torch.Tensor
+
+
+def collect_episodes(
+    envs: gym.vector.VectorEnv,
+    act: Callable[[torch.Tensor], torch.Tensor],
+    device: torch.device,
+    seeds: list[int] | None = None,
+) -> Episodes:
+    """One complete episode per sub-environment (one that finishes waits, masked, for the
+    others); bookkeeping in numpy, one stack at the end."""
+    obs_list, act_list, rew_list, live_list = [], [], [], []
+    running = np.ones(envs.num_envs, dtype=bool)
+    obs_np, _ = envs.reset(seed=seeds) if seeds is not None else envs.reset()
+    while running.any():
+        obs = torch.as_tensor(obs_np, dtype=torch.float32, device=device)
+        action = act(obs)
+        obs_np, reward, terminated, truncated, _ = envs.step(action.cpu().numpy())
+        obs_list.append(obs)
+        act_list.append(action)
+        rew_list.append(reward * running)
+        live_list.append(running.copy())
+        running &= ~(terminated | truncated)
+    as_tensor = partial(torch.as_tensor, dtype=torch.float32, device=device)
+    return Episodes(
+        torch.stack(obs_list, 1),
+        torch.stack(act_list, 1),
+        as_tensor(np.stack(rew_list, 1)),
+        as_tensor(np.stack(live_list, 1)),
+    )
+
+
+def reinforce_loss(
+    policy: Callable[[torch.Tensor], torch.Tensor],
+    value: Callable[[torch.Tensor], torch.Tensor] | None,
+    episodes: Episodes,
+    cfg: ReinforceConfig,
+    ema: float | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The update of one batch before any optimiser step: ``(objective, value_loss)``.
+    ``objective`` is the surrogate sum_t log pi(a_t|s_t) A_t averaged over the batch's
+    episodes, whose gradient estimates grad J; the loss the optimiser minimises is
+    ``value_loss - objective`` (``value_loss`` is 0 unless ``value`` is the baseline). Pure
+    tensor code, so it can be differentiated per batch with ``torch.func``; ``ema`` is the
+    baseline from earlier batches."""
+    rewards, live = episodes.rewards, episodes.live
+    returns = discounted_reward_to_go(rewards, cfg.gamma)
+    if cfg.baseline == "value":
+        values = value(episodes.obs).squeeze(-1)
+        advantages = returns - values.detach()
+    elif cfg.baseline == "group":
+        episode_return = rewards.sum(-1).view(-1, cfg.group_size)
+        relative = (episode_return - episode_return.mean(-1, keepdim=True)) / (
+            episode_return.std(-1, keepdim=True) + 1e-8
+        )
+        advantages = relative.view(-1, 1).expand_as(returns)
+    elif cfg.baseline == "ema":
+        # the EMA of earlier batches only: updating it with this batch first would bias
+        # the estimate (see claim 000-baseline-unbiased)
+        advantages = returns - (ema if ema is not None else 0.0)
+    else:
+        advantages = returns
+    if cfg.discount_weight:
+        advantages = advantages * cfg.gamma ** torch.arange(
+            rewards.shape[-1], device=rewards.device
+        )
+    if cfg.normalise_advantages:
+        mean = (advantages * live).sum() / live.sum()
+        std = (((advantages - mean) ** 2 * live).sum() / live.sum()).sqrt()
+        advantages = (advantages - mean) / (std + 1e-8)
+
+    log_prob = log_prob_of(policy(episodes.obs), episodes.actions)
+    # averaged over episodes, a constant count: dividing by the batch's number of steps, a
+    # random count, would bias the direction (claim 001-reinforce-trainer-unbiased)
+    objective = (log_prob * advantages * live).sum() / live.shape[0]
+    value_loss = torch.zeros((), device=rewards.device)
+    if cfg.baseline == "value":
+        value_loss = 0.5 * (((values - returns) ** 2) * live).sum() / live.sum()
+    return objective, value_loss
+
+
+def next_ema(ema: float | None, episodes: Episodes, cfg: ReinforceConfig) -> float:
+    """The EMA baseline after this batch: its episodes' mean return folded in."""
+    batch_mean = float(discounted_reward_to_go(episodes.rewards, cfg.gamma)[:, 0].mean())
+    return batch_mean if ema is None else cfg.ema_weight * ema + (1 - cfg.ema_weight) * batch_mean
+
+
 def train_reinforce(
     env_id: str,
     seed: int,
@@ -104,67 +202,25 @@ def train_reinforce(
     ema, steps = None, 0
     envs.reset(seed=seed)
     while steps < max_steps:
-        # one complete episode per sub-environment; bookkeeping in numpy, one stack at the end
-        obs_list, act_list, rew_list, live_list = [], [], [], []
-        running = np.ones(cfg.num_envs, dtype=bool)
+        seeds = None
         if grouped:
             starts = group_seeds.integers(2**31, size=cfg.num_envs // cfg.group_size)
-            obs_np, _ = envs.reset(seed=np.repeat(starts, cfg.group_size).tolist())
-        else:
-            obs_np, _ = envs.reset()
-        while running.any():
-            obs = torch.as_tensor(obs_np, dtype=torch.float32, device=device)
-            action = act(obs)
-            obs_np, reward, terminated, truncated, _ = envs.step(action.cpu().numpy())
-            obs_list.append(obs)
-            act_list.append(action)
-            rew_list.append(reward * running)
-            live_list.append(running.copy())
-            running &= ~(terminated | truncated)
-        obs_b, act_b = torch.stack(obs_list, 1), torch.stack(act_list, 1)  # (N, T, ...)
-        rewards = torch.as_tensor(np.stack(rew_list, 1), dtype=torch.float32, device=device)
-        live = torch.as_tensor(np.stack(live_list, 1), dtype=torch.float32, device=device)
-        steps += int(live.sum())
+            seeds = np.repeat(starts, cfg.group_size).tolist()
+        episodes = collect_episodes(envs, act, device, seeds)
+        steps += int(episodes.live.sum())
 
-        returns = discounted_reward_to_go(rewards, cfg.gamma)
-        if cfg.baseline == "value":
-            values = value(obs_b).squeeze(-1)
-            advantages = returns - values.detach()
-        elif grouped:
-            episode_return = rewards.sum(1).view(-1, cfg.group_size)
-            relative = (episode_return - episode_return.mean(1, keepdim=True)) / (
-                episode_return.std(1, keepdim=True) + 1e-8
-            )
-            advantages = relative.view(-1, 1).expand_as(returns)
-        elif cfg.baseline == "ema":
-            # the EMA of earlier batches only: updating it with this batch first would bias
-            # the estimate (see claim 000-baseline-unbiased)
-            advantages = returns - (ema if ema is not None else 0.0)
-            batch_mean = float(returns[:, 0].mean())
-            ema = (
-                batch_mean
-                if ema is None
-                else cfg.ema_weight * ema + (1 - cfg.ema_weight) * batch_mean
-            )
-        else:
-            advantages = returns
-        if cfg.discount_weight:
-            advantages = advantages * cfg.gamma ** torch.arange(rewards.shape[1], device=device)
-        if cfg.normalise_advantages:
-            mean = (advantages * live).sum() / live.sum()
-            std = (((advantages - mean) ** 2 * live).sum() / live.sum()).sqrt()
-            advantages = (advantages - mean) / (std + 1e-8)
-
-        log_prob = log_prob_of(policy(obs_b), act_b)
-        objective = (log_prob * advantages * live).sum() / live.sum()
-        loss = torch.zeros((), device=device) if natural else -objective
-        if cfg.baseline == "value":
-            loss = loss + 0.5 * (((values - returns) ** 2) * live).sum() / live.sum()
-        if natural:
-            natural_gradient_step(policy, obs_b, live, objective, cfg.max_kl)
+        objective, value_loss = reinforce_loss(
+            policy, value if cfg.baseline == "value" else None, episodes, cfg, ema
+        )
+        if cfg.baseline == "ema":
+            ema = next_ema(ema, episodes, cfg)
+        if natural:  # the policy moves by the natural step; Adam fits the value, if any
+            natural_gradient_step(policy, episodes.obs, episodes.live, objective, cfg.max_kl)
+        loss = value_loss if natural else value_loss - objective
         if optimiser is not None:
             optimiser.zero_grad()
             loss.backward()
+            # gradient clipping: a separate transformation of the update, after the loss
             nn.utils.clip_grad_norm_(params, 0.5, foreach=True)
             optimiser.step()
 

@@ -1,0 +1,97 @@
+"""The trainers' own updates on the exact oracle: the machinery of the claims that check
+implementations (``claims/trainers.py``) rather than formulas.
+
+A trainer's network is built as the trainer builds it, on the oracle's one-hot states, so that
+its exact J and grad J with respect to the network's parameters follow from the tabular
+solvers (:func:`pgtheory.envs.oracle.exact_network_gradient`); a sampler then draws the
+trainer's own update for many independent batches at once (``torch.func.vmap`` over its loss).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch.func import functional_call, grad, vmap
+
+from pgtheory.algos.common import mlp, sample_actions
+from pgtheory.algos.reinforce import Episodes, ReinforceConfig, collect_episodes, reinforce_loss
+from pgtheory.envs.oracle import OracleVectorEnv
+from pgtheory.envs.tabular import TabularMDP
+
+#: Batches differentiated at once (bounded memory: episodes are padded to the longest).
+CHUNK = 4096
+
+
+def trainer_network(
+    mdp: TabularMDP, outputs: int, seed: int, hidden: int = 16, out_gain: float = 0.01
+) -> torch.nn.Module:
+    """The trainers' own network (``algos.common.mlp``) on the oracle's one-hot observations,
+    its parameters moved off the initialisation by a seeded perturbation (a policy partway
+    through training, not the near-uniform one at the start)."""
+    with torch.random.fork_rng():  # the network's initialisation draws from the global stream
+        torch.manual_seed(seed)
+        network = mlp(mdp.num_states, outputs, hidden, out_gain=out_gain)
+        with torch.no_grad():
+            for p in network.parameters():
+                p.add_(0.5 * torch.randn_like(p))
+    return network
+
+
+def directions(
+    reference: torch.Tensor, generator: torch.Generator, orthogonal: int = 3
+) -> torch.Tensor:
+    """Columns: reference / |reference|, then orthonormal random directions orthogonal to it."""
+    u = reference / reference.norm()
+    others = torch.randn(
+        reference.numel(), orthogonal, generator=generator, dtype=reference.dtype
+    )
+    basis, _ = torch.linalg.qr(torch.cat([u[:, None], others], 1))
+    basis[:, 0] = u  # QR's first column is +-u
+    return basis
+
+
+def reinforce_updates(
+    cfg: ReinforceConfig,
+    policy: torch.nn.Module,
+    mdp: TabularMDP,
+    basis: torch.Tensor,
+    value: torch.nn.Module | None = None,
+    ema: float | None = None,
+) -> Callable[[int, torch.Generator], torch.Tensor]:
+    """A sampler of the REINFORCE trainer's update direction for ``n`` independent batches,
+    projected on ``basis``: each batch is ``cfg.num_envs`` episodes from the trainer's own
+    ``collect_episodes`` on the vector oracle, and its sample is minus the gradient of the
+    trainer's own ``reinforce_loss`` with respect to the policy's parameters (before any
+    clipping or optimiser step), all batches differentiated at once with ``torch.func``."""
+    params = {k: v.detach() for k, v in policy.named_parameters()}
+    basis32 = basis.float()
+
+    def act(obs: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return sample_actions(policy(obs))[0]
+
+    def minus_loss(p, obs, actions, rewards, live):
+        episodes = Episodes(obs, actions, rewards, live)
+        objective, value_loss = reinforce_loss(
+            lambda x: functional_call(policy, p, (x,)), value, episodes, cfg, ema
+        )
+        return objective - value_loss
+
+    def chunk(n: int, seed: int) -> torch.Tensor:
+        envs = OracleVectorEnv(num_envs=n * cfg.num_envs, mdp=mdp)
+        envs.reset(seed=seed)
+        with torch.random.fork_rng():  # the trainer samples actions from torch's global stream
+            torch.manual_seed(seed)
+            episodes = collect_episodes(envs, act, torch.device("cpu"))
+        per_batch = [x.reshape(n, cfg.num_envs, *x.shape[1:]) for x in vars(episodes).values()]
+        grads = vmap(grad(minus_loss), in_dims=(None, 0, 0, 0, 0))(params, *per_batch)
+        flat = torch.cat([g.reshape(n, -1) for g in grads.values()], 1)
+        return (flat @ basis32).double()
+
+    def sampler(n: int, generator: torch.Generator) -> torch.Tensor:
+        sizes = [CHUNK] * (n // CHUNK) + ([n % CHUNK] if n % CHUNK else [])
+        seeds = torch.randint(2**62, (len(sizes),), generator=generator).tolist()
+        return torch.cat([chunk(size, seed) for size, seed in zip(sizes, seeds, strict=True)])
+
+    return sampler
