@@ -1,6 +1,10 @@
 """003: the score-function trick, softmax and linear-softmax formulas, the Bernoulli/BCE loss,
 differentiable simulators, and the returns helper of the CartPole program."""
 
+import json
+import warnings
+from pathlib import Path
+
 import torch
 
 from pgtheory.claim import (
@@ -13,6 +17,7 @@ from pgtheory.claim import (
     Verdict,
     beyond_conditions,
     check,
+    effect,
     negative_control,
 )
 from pgtheory.context import Context
@@ -30,8 +35,10 @@ from pgtheory.policies import SoftmaxPolicy
 from pgtheory.stats import (
     Finding,
     all_hold,
+    effect_size,
     exact_bound,
     exact_comparison,
+    finiteness_check,
     proportionality_check,
 )
 
@@ -433,6 +440,22 @@ def efficiency_ratio(make, numerator: str, denominator: str):
     return run
 
 
+def chaotic_ratio_effect(ctx: Context) -> Finding:
+    """How many times REINFORCE's mean square the pathwise one reaches through the chaotic
+    simulator (ratio minus one, from a ratio test's estimate)."""
+    ratio = ctx.ratio_test(
+        chaotic_gradient_square("pathwise", ctx.device),
+        chaotic_gradient_square("reinforce", ctx.device),
+        resolution=0.5,
+    )
+    return effect_size(
+        ratio.estimate - 1,
+        measure="E[g^2] pathwise / E[g^2] REINFORCE - 1",
+        setting=f"logistic-map simulator (r = {CHAOS_R}), {CHAOS_HORIZON} steps, "
+        f"action noise {CHAOS_SIGMA}",
+    )
+
+
 DIFF_SIM = Claim(
     id="003-diff-sim-chain-rule",
     title="Backpropagating through a differentiable simulator is much more sample-efficient than REINFORCE",
@@ -467,6 +490,11 @@ DIFF_SIM = Claim(
             Kind.MONTE_CARLO,
             efficiency_ratio(smooth_gradient_error, "reinforce", "pathwise"),
             slip=Slip("the two estimators swapped", SlipKind.ORDER),
+        ),
+        effect(
+            "chaotic 20-step simulator: E[g^2] pathwise / REINFORCE - 1 (MC)",
+            Kind.MONTE_CARLO,
+            chaotic_ratio_effect,
         ),
     ),
 )
@@ -544,6 +572,17 @@ def printed_normalised(normalise) -> Finding:
     )
 
 
+def printed_example_effect() -> Finding:
+    """|printed - returned| / |returned| (Euclidean) for 003's own example."""
+    computed = calculate_stepwise_returns(EXAMPLE_REWARDS, EXAMPLE_GAMMA).double()
+    printed = torch.tensor(PRINTED_NORMALISED, dtype=torch.float64)
+    return effect_size(
+        float((printed - computed).norm() / computed.norm()),
+        measure="|printed - returned| / |returned| of the normalised returns",
+        setting="003's example: rewards [1, 0, 0, 2], gamma 0.9, the function as printed",
+    )
+
+
 EXAMPLE_NORMALIZED_RETURNS = Claim(
     id="003-example-normalized-returns",
     title="The printed 'discounted normalized returns' [1.57, -1.13, -0.55, 0.11]",
@@ -580,14 +619,37 @@ EXAMPLE_NORMALIZED_RETURNS = Claim(
             lambda ctx: printed_normalised(lambda r: r / r.std()),
             slip=Slip("scaling by the std without subtracting the mean", SlipKind.OMISSION),
         ),
+        effect(
+            "relative discrepancy of the printed values (exact)",
+            Kind.EXACT,
+            lambda ctx: printed_example_effect(),
+        ),
     ),
 )
 
 
-def normalised_reward_to_go(rewards: torch.Tensor) -> torch.Tensor:
-    """Per-episode normalisation of the reward-to-go, as calculate_stepwise_returns does (gamma = 1)."""
-    g = discounted_reward_to_go(rewards, 1.0)
+def normalised_reward_to_go(rewards: torch.Tensor, gamma: float = 1.0) -> torch.Tensor:
+    """Per-episode normalisation of the reward-to-go, as calculate_stepwise_returns does."""
+    g = discounted_reward_to_go(rewards, gamma)
     return (g - g.mean(-1, keepdim=True)) / g.std(-1, keepdim=True)
+
+
+def _expected_update(mdp, logits, normalise: bool, score_sign: float = 1.0) -> torch.Tensor:
+    """E[sum_t w_t grad log pi(a_t|s_t)] by enumeration, w the (normalised) reward-to-go."""
+    policy = SoftmaxPolicy(logits)
+
+    def estimator(traj):
+        rewards = step_rewards(mdp, traj)
+        weights = (
+            normalised_reward_to_go(rewards, mdp.gamma)
+            if normalise
+            else discounted_reward_to_go(rewards, mdp.gamma)
+        )
+        return score_sign * (
+            policy.score(traj.states, traj.actions) * weights[..., None, None]
+        ).sum(1).flatten(1)
+
+    return trajectory_expectation(mdp, policy, estimator)
 
 
 def proportional_to_gradient(normalise: bool, score_sign: float = 1.0):
@@ -598,29 +660,50 @@ def proportional_to_gradient(normalise: bool, score_sign: float = 1.0):
         gen = ctx.cpu_generator()
         findings = []
         for mdp, logits in random_cases(gen, 5, horizon=4, reward_shift=1.0):
-            policy = SoftmaxPolicy(logits)
-
-            def estimator(traj, mdp=mdp, policy=policy):
-                rewards = step_rewards(mdp, traj)
-                weights = (
-                    normalised_reward_to_go(rewards)
-                    if normalise
-                    else discounted_reward_to_go(rewards, 1.0)
-                )
-                return score_sign * (
-                    policy.score(traj.states, traj.actions) * weights[..., None, None]
-                ).sum(1).flatten(1)
-
-            expected = trajectory_expectation(mdp, policy, estimator)
+            expected = _expected_update(mdp, logits, normalise, score_sign)
             findings.append(proportionality_check(expected, exact_policy_gradient(mdp, logits)))
         return all_hold(findings)
 
     return run
 
 
+def _cosines(ctx: Context, gamma: float, horizon: int, states: int, count: int) -> list[float]:
+    """cos(E[normalised-return update], grad J) on ``count`` random MDPs (enumeration)."""
+    gen = ctx.cpu_generator()
+    cosines = []
+    for mdp, logits in random_cases(
+        gen, count, states=states, horizon=horizon, gamma=gamma, reward_shift=1.0
+    ):
+        u, g = _expected_update(mdp, logits, True), exact_policy_gradient(mdp, logits)
+        cosines.append(float(u @ g / (u.norm() * g.norm())))
+    return cosines
+
+
+def normalised_update_ascends(ctx: Context) -> Finding:
+    """The weaker reading: the expected update still has a positive inner product with grad J."""
+    cosines = _cosines(ctx, 1.0, 4, 3, 5)
+    return exact_bound(
+        min(cosines),
+        0.0,
+        relation="above",
+        method="cos(E[update], grad J) by enumeration: the smallest over five MDPs",
+    )
+
+
+def normalised_direction_effect(ctx: Context) -> Finding:
+    """1 - cos(E[update], grad J), median over MDPs, at gamma = 0.99 and 6 steps."""
+    cosines = torch.tensor(_cosines(ctx, 0.99, 6, 2, 5), dtype=torch.float64)
+    return effect_size(
+        float((1 - cosines).median()),
+        measure="1 - cos(expected update with normalised returns, grad J), median",
+        setting="five random MDPs (2 states, 2 actions), 6 steps, gamma 0.99 (the longest "
+        "horizon exact enumeration affords; CartPole's episodes are far longer)",
+    )
+
+
 NORMALIZED_RETURNS_BIAS = Claim(
     id="003-normalized-returns-bias",
-    title="Per-episode normalised returns keep the gradient estimate unbiased",
+    title="Per-episode normalised returns are ready for use in the policy-gradient loss",
     statement=r"\mathbb{E}\Big[\sum_t \frac{G_t - \bar G}{s_G} \nabla_\theta \log\pi_\theta(a_t|s_t)\Big] \propto \nabla_\theta J",
     sources=(
         Source(
@@ -629,17 +712,27 @@ NORMALIZED_RETURNS_BIAS = Claim(
             "discounted, normalized returns per step, ready for use in policy gradient loss calculation",
         ),
     ),
-    conditions="The code's per-episode normalisation; 'unbiased' read generously as 'a positive multiple of grad J'.",
+    conditions="003 recommends the per-episode normalisation and calls its output ready for use "
+    "in the loss it writes as grad J = E[sum_t R_t grad log pi(a_t|s_t)]; it does not claim "
+    "unbiasedness. Read as: the normalised returns can stand in for R_t in that formula, i.e. "
+    "the expected update still points along grad J (a positive multiple). gamma = 1 in the checks.",
     expected=Verdict.REFUTED,
     severity=Severity.IMPRECISE,
-    reading="The episode's mean and standard deviation depend on every action of the episode, so "
-    "they are not a baseline that leaves the expectation alone: the expected update is not even "
-    "parallel to grad J. Without the normalisation the reward-to-go estimator is unbiased.",
+    reading="003 offers the normalised returns as a drop-in for R_t in its gradient formula. The "
+    "episode's mean and standard deviation depend on every action of the episode, so they are "
+    "not a baseline that leaves the expectation alone: the expected update turns away from "
+    "grad J (the weaker reading, that it still ascends, is checked beside it). Without the "
+    "normalisation the reward-to-go estimator is unbiased.",
     checks=(
         check(
-            "normalised reward-to-go (exact enumeration)",
+            "normalised reward-to-go: E[update] along grad J (exact enumeration)",
             Kind.EXACT,
             proportional_to_gradient(True),
+        ),
+        check(
+            "weaker reading: E[update] . grad J > 0 (exact enumeration)",
+            Kind.EXACT,
+            normalised_update_ascends,
         ),
         check(
             "corrected: plain reward-to-go (exact enumeration)",
@@ -651,6 +744,189 @@ NORMALIZED_RETURNS_BIAS = Claim(
             Kind.EXACT,
             proportional_to_gradient(False, -1.0),
             slip=Slip("the plain reward-to-go with the score's sign flipped", SlipKind.SIGN),
+        ),
+        effect(
+            "direction error 1 - cos, gamma = 0.99, 6 steps (exact)",
+            Kind.EXACT,
+            normalised_direction_effect,
+        ),
+    ),
+)
+
+
+# --- 003-Gt-truncated-formula, 003-stepwise-returns-one-step-episode ----------------------------
+
+GT_FORMULA = "G_t = r_t + \u0152\u2265*r_{t+1} + \u0152\u2265^2*r_{t+2}"
+CARTPOLE_GAMMA, CARTPOLE_LENGTH = 0.99, 500
+
+
+def truncated_returns(rewards: torch.Tensor, gamma: float, terms: int | None, offset: int = 0):
+    """sum_{k = t}^{t + terms - 1} gamma^(k - t + offset) r_k (all k >= t when ``terms`` is None);
+    ``offset`` = t gives the slip gamma^k for gamma^(k - t)."""
+    T = rewards.shape[-1]
+    t, k = torch.arange(T)[:, None], torch.arange(T)[None, :]
+    lag = (k - t).double()
+    keep = (lag >= 0) & ((lag < terms) if terms is not None else True)
+    power = lag + (t.double() if offset else 0.0)
+    return rewards @ torch.where(keep, gamma**power, 0.0).T
+
+
+def gt_formula_against_return(terms: int | None, offset: int = 0):
+    """The formula against the discounted return R_t = sum_{k >= t} gamma^(k - t) r_k that 003
+    defines and its function computes, on 003's example rewards [1, 0, 0, 2] with gamma 0.9."""
+
+    def run(ctx: Context) -> Finding:
+        r = torch.tensor(EXAMPLE_REWARDS, dtype=torch.float64)
+        return exact_comparison(
+            truncated_returns(r, EXAMPLE_GAMMA, terms, offset),
+            discounted_reward_to_go(r, EXAMPLE_GAMMA),
+            method="formula against the discounted return on 003's example (float64)",
+        )
+
+    return run
+
+
+def gt_truncation_effect(ctx: Context) -> Finding:
+    """1 - (three-term G_0) / (discounted return G_0) for a full CartPole episode."""
+    r = torch.ones(CARTPOLE_LENGTH, dtype=torch.float64)
+    short = truncated_returns(r, CARTPOLE_GAMMA, 3)[0]
+    full = discounted_reward_to_go(r, CARTPOLE_GAMMA)[0]
+    return effect_size(
+        float(1 - short / full),
+        measure="1 - (printed three-term G_0) / (discounted return G_0)",
+        setting=f"a CartPole episode of {CARTPOLE_LENGTH} steps, reward 1 per step, gamma {CARTPOLE_GAMMA}",
+    )
+
+
+GT_TRUNCATED = Claim(
+    id="003-Gt-truncated-formula",
+    title="The printed G_t stops after three terms",
+    statement=r"G_t = r_t + \gamma r_{t+1} + \gamma^2 r_{t+2}\ \text{(as printed)}\quad\text{vs}\quad R_t = \sum_{k=t}^{T}\gamma^{k-t} r_k",
+    sources=(Source("003", "Step Returns from rewards", GT_FORMULA),),
+    conditions="The formula as printed (mojibake for gamma), set against the return 003 defines "
+    "in its credit-assignment trick and its calculate_stepwise_returns computes.",
+    expected=Verdict.REFUTED,
+    severity=Severity.ERRATUM,
+    reading="The function beneath the formula accumulates every later reward (R = r + R * "
+    "discount_factor), as 003's own R_t = sum_{k=t}^{T} gamma^{k-t} r_k does; the printed "
+    "formula lacks the trailing '+ ...', so for an episode with rewards beyond t + 2 it gives a "
+    "different number. A notation slip; the code is right.",
+    checks=(
+        check(
+            "printed three terms against the discounted return (exact)",
+            Kind.EXACT,
+            gt_formula_against_return(3),
+        ),
+        check(
+            "corrected: continued to the end of the episode (exact)",
+            Kind.EXACT,
+            gt_formula_against_return(None),
+        ),
+        negative_control(
+            "continued, with gamma^k in place of gamma^(k - t) (exact)",
+            Kind.EXACT,
+            gt_formula_against_return(None, offset=1),
+            slip=Slip("gamma^k where gamma^(k - t) belongs", SlipKind.EXPONENT),
+        ),
+        effect(
+            "relative shortfall at t = 0, CartPole episode, gamma = 0.99 (exact)",
+            Kind.EXACT,
+            gt_truncation_effect,
+        ),
+    ),
+)
+
+CODE_BLOCKS = json.loads(
+    (Path(__file__).parent / "data" / "003_code_blocks.json").read_text(encoding="utf-8")
+)["blocks"]
+RETURNS_BLOCK = 3  # 003's calculate_stepwise_returns, as printed
+
+
+def printed_returns_function(population_std: bool = False):
+    """003's calculate_stepwise_returns executed from the document's own block; with
+    ``population_std`` its std() becomes std(unbiased=False) (a plausible 'fix')."""
+    code = CODE_BLOCKS[RETURNS_BLOCK]["code"]
+    if population_std:
+        code = code.replace("returns.std()", "returns.std(unbiased=False)")
+    namespace: dict = {"torch": torch}
+    exec(compile(code, "<003 block 3>", "exec"), namespace)
+    return namespace["calculate_stepwise_returns"]
+
+
+def returns_finite(rewards: list[float], population_std: bool = False):
+    def run(ctx: Context) -> Finding:
+        with warnings.catch_warnings():  # torch warns of std() with one degree of freedom
+            warnings.simplefilter("ignore")
+            out = printed_returns_function(population_std)(rewards, EXAMPLE_GAMMA)
+        return finiteness_check(
+            out, finite=True, what=f"calculate_stepwise_returns({rewards}, 0.9)"
+        )
+
+    return run
+
+
+def nan_lengths_effect(ctx: Context) -> Finding:
+    """Share of CartPole episode lengths 1..500 (reward 1, gamma 0.99) with a non-finite output."""
+    function = printed_returns_function()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bad = sum(
+            not bool(torch.isfinite(function([1.0] * n, CARTPOLE_GAMMA)).all())
+            for n in range(1, CARTPOLE_LENGTH + 1)
+        )
+    return effect_size(
+        bad / CARTPOLE_LENGTH,
+        measure="share of episode lengths for which the printed function returns NaN",
+        setting=f"CartPole rewards (1 per step), lengths 1 to {CARTPOLE_LENGTH}, gamma {CARTPOLE_GAMMA}",
+    )
+
+
+STEPWISE_ONE_STEP = Claim(
+    id="003-stepwise-returns-one-step-episode",
+    title="calculate_stepwise_returns returns NaN for a one-step episode or constant returns",
+    statement=r"\texttt{calculate\_stepwise\_returns}(r, \gamma) \in \mathbb{R}^T \text{ for every episode } r",
+    sources=(
+        Source(
+            "003", "Step Returns from rewards", "ready for use in policy gradient loss calculation"
+        ),
+    ),
+    conditions="The function as printed (block 3, executed), on any episode's rewards; "
+    "torch.Tensor.std is the n - 1 estimator. Left out by the document: at least two steps and "
+    "returns that are not all equal.",
+    expected=Verdict.REFUTED,
+    severity=Severity.MISSING_CONDITION,
+    reading="The function divides by the standard deviation of the episode's returns: the n - 1 "
+    "estimator of a single value is 0/0, and equal returns (an episode without reward) give "
+    "0/0 as well, so the output is NaN, which is not ready for use in a loss. CartPole's "
+    "episodes are longer than one step with distinct returns, where it is finite.",
+    checks=(
+        check(
+            "one-step episode [1.0] (finiteness)",
+            Kind.EXACT,
+            returns_finite([1.0]),
+        ),
+        check(
+            "an episode without reward [0, 0, 0] (finiteness)",
+            Kind.EXACT,
+            returns_finite([0.0, 0.0, 0.0]),
+        ),
+        check(
+            "corrected condition: 003's example [1, 0, 0, 2] (finiteness)",
+            Kind.EXACT,
+            returns_finite([1.0, 0.0, 0.0, 2.0]),
+        ),
+        negative_control(
+            "one-step episode with std(unbiased=False) (finiteness)",
+            Kind.EXACT,
+            returns_finite([1.0], population_std=True),
+            slip=Slip(
+                "the population std as the fix, which still divides 0 by 0", SlipKind.WRONG_TERM
+            ),
+        ),
+        effect(
+            "share of CartPole episode lengths 1..500 giving NaN (exact)",
+            Kind.EXACT,
+            nan_lengths_effect,
         ),
     ),
 )

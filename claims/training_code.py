@@ -18,14 +18,19 @@ from pgtheory.claim import (
     Verdict,
     beyond_conditions,
     check,
+    effect,
     negative_control,
 )
 from pgtheory.context import Context
-from pgtheory.stats import Finding, exact_comparison, exact_properties
+from pgtheory.stats import Finding, effect_size, exact_comparison, exact_properties
 
 BATCH_SIZE, LEARNING_RATE, STEPS = 64, 0.01, 20
 
 # --- 003-batchsize-division-equals-smaller-lr ---------------------------------------------------
+
+
+def _small_network() -> nn.Module:
+    return nn.Sequential(nn.Linear(4, 16), nn.Tanh(), nn.Linear(16, 1)).double()
 
 
 def train_small_network(
@@ -36,7 +41,7 @@ def train_small_network(
     x = torch.randn(256, 4, generator=gen, dtype=torch.float64)
     y = torch.randn(256, 1, generator=gen, dtype=torch.float64)
     torch.manual_seed(seed)
-    net = nn.Sequential(nn.Linear(4, 16), nn.Tanh(), nn.Linear(16, 1)).double()
+    net = _small_network()
     optimiser = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}[optimiser_name](
         net.parameters(), lr=lr
     )
@@ -62,6 +67,22 @@ def division_equals_smaller_lr(optimiser_name: str, smaller_lr: float):
         )
 
     return run
+
+
+def adam_step_ratio_effect(ctx: Context) -> Finding:
+    """With Adam (003's optimiser): how far the parameters move with loss / 64 at lr 0.01,
+    over how far with the undivided loss at lr 0.01 / 64 (20 steps), minus one."""
+    seed = ctx.seed % 2**31
+    torch.manual_seed(seed)  # the network train_small_network starts from
+    start = torch.cat([q.detach().flatten() for q in _small_network().parameters()])
+    divided = train_small_network("adam", BATCH_SIZE, LEARNING_RATE, seed)
+    smaller = train_small_network("adam", 1.0, LEARNING_RATE / BATCH_SIZE, seed)
+    return effect_size(
+        float((divided - start).norm() / (smaller - start).norm() - 1),
+        measure="distance moved (loss / B, lr) / distance moved (loss, lr / B) - 1",
+        setting=f"Adam, B = {BATCH_SIZE} and lr {LEARNING_RATE} (003's Pong settings), "
+        f"{STEPS} steps of a 4-16-1 network",
+    )
 
 
 BATCHSIZE_DIVISION = Claim(
@@ -99,6 +120,11 @@ BATCHSIZE_DIVISION = Claim(
             division_equals_smaller_lr("sgd", LEARNING_RATE / BATCH_SIZE**2),
             slip=Slip("lr/B^2 where lr/B belongs", SlipKind.EXPONENT),
         ),
+        effect(
+            "Adam: distance moved, loss / 64 against lr / 64, minus one (exact)",
+            Kind.EXACT,
+            adam_step_ratio_effect,
+        ),
     ),
 )
 
@@ -132,6 +158,46 @@ def dropout_scales_in_training(ctx: Context) -> Finding:
         return layer(x.expand(n, 8))
 
     return ctx.mean_test(sampler, x.cpu(), resolution=0.02)
+
+
+class _CartPoleNetwork(nn.Module):
+    """003's CartPole PolicyNetwork (block 0): 4-128-2, dropout between layer1 and its ReLU."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.layer1, self.layer2 = nn.Linear(4, 128), nn.Linear(128, 2)
+        self.dropout = nn.Dropout(P_DROP)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layer2(torch.relu(self.dropout(self.layer1(x))))
+
+
+def _cartpole_network(seed: int) -> nn.Module:
+    torch.manual_seed(seed)
+    return _CartPoleNetwork().double()
+
+
+def _cartpole_states(ctx: Context, n: int = 256) -> torch.Tensor:
+    """CartPole-like observations: position, velocity, angle, angular velocity."""
+    scale = torch.tensor([1.0, 1.0, 0.1, 1.0], dtype=torch.float64)
+    return scale * torch.randn(n, 4, generator=ctx.cpu_generator(), dtype=torch.float64)
+
+
+def dropout_scaling_effect(ctx: Context) -> Finding:
+    """Following the text with torch's inverted dropout (scale the first layer's weights by
+    1 - p at inference): |logits changed| / |logits| on 003's network."""
+    net = _cartpole_network(ctx.seed % 2**31).eval()
+    x = _cartpole_states(ctx)
+    with torch.no_grad():
+        right = net(x)
+        net.layer1.weight.mul_(1 - P_DROP)
+        net.layer1.bias.mul_(1 - P_DROP)
+        scaled = net(x)
+    return effect_size(
+        float((scaled - right).norm() / right.norm()),
+        measure="|logits (weights scaled by 1 - p) - logits| / |logits|",
+        setting="003's CartPole network at initialisation, dropout 0.5, 256 CartPole-like states",
+    )
 
 
 DROPOUT_INFERENCE = Claim(
@@ -169,6 +235,11 @@ DROPOUT_INFERENCE = Claim(
             Kind.EXACT,
             dropout_at_inference(2.0),
             slip=Slip("scaling at evaluation where torch scales in training", SlipKind.WRONG_TERM),
+        ),
+        effect(
+            "003's network: logits with weights scaled at inference (exact)",
+            Kind.EXACT,
+            dropout_scaling_effect,
         ),
     ),
 )
@@ -241,8 +312,52 @@ LOG_SOFTMAX_ALT_PONG = Claim(
             lambda ctx: _other_action(ctx),
             slip=Slip("the Bernoulli log-probability of the other action", SlipKind.WRONG_TERM),
         ),
+        effect(
+            "gradient lost on 003's Pong network (exact)",
+            Kind.EXACT,
+            lambda ctx: pong_gradient_effect(ctx),
+        ),
     ),
 )
+
+
+def pong_gradient_effect(ctx: Context) -> Finding:
+    """|grad of the printed alternative loss - grad of the BCE loss| / |grad of BCE| on 003's
+    Pong network (6400-200-1, sigmoid), a batch of sparse difference frames, action 0."""
+    gen = ctx.cpu_generator()
+    torch.manual_seed(ctx.seed % 2**31)
+    net = nn.Sequential(
+        nn.Linear(6400, 200, bias=False),
+        nn.LeakyReLU(),
+        nn.Linear(200, 1, bias=False),
+        nn.Sigmoid(),
+    )
+    frames = torch.randint(-1, 2, (16, 6400), generator=gen).float() * (
+        torch.rand(16, 6400, generator=gen) < 0.02
+    )
+    returns = torch.randn(16, generator=gen)
+    targets = torch.zeros(16, dtype=torch.long)  # the only index gather accepts on one output
+
+    def gradient(loss: torch.Tensor) -> torch.Tensor:
+        params = list(net.parameters())
+        grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
+        return torch.cat(
+            [
+                (torch.zeros_like(p) if g is None else g).flatten()
+                for p, g in zip(params, grads, strict=True)
+            ]
+        )
+
+    preds = net(frames)
+    log_probs = torch.log_softmax(preds, dim=-1).gather(1, targets.unsqueeze(1)).squeeze(1)
+    printed = gradient(-(returns * log_probs).sum())
+    bce = nn.BCELoss(reduction="none")(preds.squeeze(-1), targets.float())
+    right = gradient((bce * returns).sum())
+    return effect_size(
+        float((printed - right).norm() / right.norm()),
+        measure="|grad (printed alternative) - grad (BCE)| / |grad (BCE)|",
+        setting="003's Pong network (6400-200-1) at initialisation, 16 sparse difference frames",
+    )
 
 
 def _other_action(ctx: Context) -> Finding:
@@ -260,18 +375,25 @@ def _other_action(ctx: Context) -> Finding:
 PROGRAM_SEEDS, PROGRAM_FALSE_ALARM, PROGRAM_DETECTS = 60, 0.01, 0.75
 
 
-def program_success(learning_rate: float):
+def _run_seeds(seeds: range, sign_slip: bool) -> list:
+    """The faithful program on every seed in parallel processes, or with the loss's sign
+    flipped (the program's ``return_sign`` knob, which exists for this control)."""
+    from pgtheory.algos.reinforce_003 import run_program_003_seeds
+
+    return run_program_003_seeds(seeds, return_sign=-1.0 if sign_slip else 1.0)
+
+
+def program_success(sign_slip: bool):
     """Run 003's CartPole program (pgtheory.algos.reinforce_003, faithful to the printed code)
     on 60 seeds in parallel processes; a run succeeds when the mean of its last 25 episode
     returns reaches 475 within 500 episodes. Decide whether the success probability exceeds
-    1/2. The control runs the same program with learning rate 0."""
+    1/2. The control runs the same program with the loss's sign flipped."""
 
     def run(ctx: Context) -> Finding:
-        from pgtheory.algos.reinforce_003 import run_program_003_seeds
         from pgtheory.stats import proportion_test, proportion_test_power
 
         first = ctx.seed % 10_000
-        runs = run_program_003_seeds(range(first, first + PROGRAM_SEEDS), learning_rate)
+        runs = _run_seeds(range(first, first + PROGRAM_SEEDS), sign_slip)
         solved = sorted(r.solved_at_episode for r in runs if r.solved_at_episode is not None)
         finding = proportion_test(len(solved), len(runs), 0.5, false_alarm=PROGRAM_FALSE_ALARM)
         power = proportion_test_power(
@@ -306,15 +428,15 @@ CARTPOLE_SOLVES = Claim(
         check(
             "success in most of 60 runs (experiment)",
             Kind.EXPERIMENT,
-            program_success(0.01),
+            program_success(sign_slip=False),
             timeout=3 * 3600,
         ),
         negative_control(
-            "the program with learning rate 0 (experiment)",
+            "the program with the loss's sign flipped (experiment)",
             Kind.EXPERIMENT,
-            program_success(0.0),
+            program_success(sign_slip=True),
             timeout=3 * 3600,
-            slip=Slip("the program with learning rate 0", SlipKind.CONDITION),
+            slip=Slip("update_policy's loss without its minus sign (descent on J)", SlipKind.SIGN),
         ),
     ),
     slow=True,
@@ -395,6 +517,58 @@ PONG_BATCH_INPUTS = "observations = [torch.zeros(4)]; rewards = [1.0]; gt_labels
 SHORT_RUN = (13, ("MAX_EPOCHS = 500", "MAX_EPOCHS = 3"))
 FIXED_INDENT = (16, ("         print(f'Reached", "        print(f'Reached"))
 
+#: What the surrounding Pong program would have defined before blocks 6, 7 and 11 (003 prints
+#: only fragments): a stand-in preprocessing, a stand-in model and an environment whose step
+#: ends the episode, so that every line of the blocks is reached.
+PONG_CONTEXT = {
+    6: "D = 6400; device = 'cpu'; prev_observation = None; observation = np.zeros((210, 160, 3))\n"
+    "def image_preprocess(obs, device=None):\n    return torch.zeros(D)",
+    7: "class _PongStub:\n    def step(self, action):\n        return np.zeros((210, 160, 3)), 1.0, True, False, {}\n"
+    "env = _PongStub(); model = lambda x: torch.sigmoid(x.sum(-1, keepdim=True))\n"
+    "input_observation = torch.zeros(6400); observations, gt_labels, rewards = [], [], []\n"
+    "cumulative_return, episode_number, batch_mean_reward = 0.0, 0, []",
+    11: "model = nn.Sequential(nn.Linear(6400, 1), nn.Sigmoid()); batch_size = 64\n"
+    "inputs = torch.zeros(8, 6400); targets = torch.ones(8); stepwise_returns = torch.randn(8)",
+}
+#: The names the fragments use but never define, replaced by the ones they define.
+PONG_NAME_FIXES = {
+    6: ("cur_observation", "current_observation"),
+    7: ("reward_sum", "cumulative_return"),
+    11: ("weighted_loss.backward()", "loss.backward()"),
+}
+
+
+def pong_fragment(index: int) -> list[tuple]:
+    return [(f"context of {index}", PONG_CONTEXT[index]), (index, BLOCKS[index])]
+
+
+PRINTED_PROGRAMS = {
+    "CartPole program": (blocks_of(CARTPOLE_PROGRAM), None, dict([SHORT_RUN])),
+    "Pong network": (blocks_of([1]), "PolicyNetwork()(torch.zeros(1, 6400))", None),
+    "Pong batching": ([(3, BLOCKS[3]), ("setup", PONG_BATCH_INPUTS), (8, BLOCKS[8])], None, None),
+    **{f"Pong block {i}": (pong_fragment(i), None, None) for i in (6, 7, 11)},
+}
+
+
+def failing_blocks_effect(ctx: Context) -> Finding:
+    """Share of 003's executed code blocks that raise when run as printed."""
+    tested, failing = set(), set()
+    for blocks, probe, patch in PRINTED_PROGRAMS.values():
+        namespace: dict = {}
+        exec(PRELUDE, namespace)
+        program = [(i, c.replace(*patch[i]) if patch and i in patch else c) for i, c in blocks]
+        tested |= {i for i, _ in program if isinstance(i, int)}
+        for failure in run_blocks(program, namespace, probe):
+            index = failure.split(",")[0].removeprefix("block ")
+            failing.add(int(index) if index.isdigit() else program[-1][0])
+    return effect_size(
+        len(failing) / len(tested),
+        measure="share of executed code blocks that raise as printed",
+        setting=f"{len(tested)} of 003's code blocks (CartPole program, Pong fragments with "
+        "the context they leave out)",
+    )
+
+
 CODE_RUNS = Claim(
     id="003-code-runs-as-printed",
     title="The code blocks of 003 run as printed",
@@ -407,14 +581,19 @@ CODE_RUNS = Claim(
         ),
     ),
     conditions="The blocks as printed, with the imports they use; the CartPole program's blocks run "
-    "in the document's order in one namespace; the Pong blocks with the CartPole helpers defined.",
+    "in the document's order in one namespace; the Pong blocks with the CartPole helpers defined, "
+    "and the Pong fragments (blocks 6, 7, 11) with stand-ins for the context 003 does not print.",
     expected=Verdict.REFUTED,
     severity=Severity.ERRATUM,
     reading="The CartPole training loop does not parse: its print line is indented one space "
     "more than the break that follows (IndentationError). The Pong network defines layer1 and "
     "layer2 but calls self.linear1 (AttributeError). The Pong batching calls "
     "calculate_stepwise_returns(..., device=device), a keyword the printed function does not "
-    "take (TypeError). With the indentation fixed the CartPole program runs.",
+    "take (TypeError). The Pong fragments use names they never define: block 6 assigns "
+    "current_observation and reads cur_observation, block 7 appends reward_sum where it "
+    "accumulates cumulative_return, block 11 builds loss and calls weighted_loss.backward() "
+    "(NameError). With the indentation fixed the CartPole program runs, and with those names "
+    "replaced the Pong fragments run.",
     checks=(
         check(
             "CartPole program, blocks in order (exec)",
@@ -431,6 +610,21 @@ CODE_RUNS = Claim(
             Kind.EXACT,
             program_runs([(3, BLOCKS[3]), ("setup", PONG_BATCH_INPUTS), (8, BLOCKS[8])]),
         ),
+        *(
+            check(
+                f"Pong block {i} with the context it leaves out (exec)",
+                Kind.EXACT,
+                program_runs(pong_fragment(i)),
+            )
+            for i in (6, 7, 11)
+        ),
+        check(
+            "corrected: Pong blocks 6, 7 and 11 with their undefined names replaced (exec)",
+            Kind.EXACT,
+            program_runs(
+                [item for i in (6, 7, 11) for item in pong_fragment(i)], patch=PONG_NAME_FIXES
+            ),
+        ),
         check(
             "corrected: CartPole program with the print line re-indented (exec)",
             Kind.EXACT,
@@ -444,6 +638,99 @@ CODE_RUNS = Claim(
                 patch=dict([SHORT_RUN, FIXED_INDENT]),
             ),
             slip=Slip("an undefined name in the corrected program", SlipKind.CODE),
+        ),
+        effect("share of executed blocks that raise (exec)", Kind.EXACT, failing_blocks_effect),
+    ),
+)
+
+# --- 003-recomputed-logprobs-match ----------------------------------------------------------------
+
+
+def recomputed_log_probs(train_mode: bool, after_update: bool = False):
+    """003's CartPole network acts on CartPole-like states (log pi(a|s) stored, as forward_pass
+    does); the log-probabilities are then recomputed from the same states and actions. In
+    train mode (policy.train(), as forward_pass leaves it) dropout draws a new mask;
+    ``after_update`` recomputes after one Adam step (the slip of recomputing too late)."""
+
+    def run(ctx: Context) -> Finding:
+        net = _cartpole_network(ctx.seed % 2**31).train(train_mode)
+        states = _cartpole_states(ctx, 64)
+        acting = torch.distributions.Categorical(logits=net(states))
+        actions = acting.sample()
+        stored = acting.log_prob(actions)
+        if after_update:
+            optimiser = torch.optim.Adam(net.parameters(), lr=LEARNING_RATE)
+            (-stored.sum()).backward()
+            optimiser.step()
+        recomputed = torch.distributions.Categorical(logits=net(states)).log_prob(actions)
+        return exact_comparison(
+            recomputed.detach(),
+            stored.detach(),
+            method="recomputed log pi(a|s) against the acting one (float64)",
+        )
+
+    return run
+
+
+def recomputed_ratio_effect(ctx: Context) -> Finding:
+    """Mean |pi_recomputed(a|s) / pi_acting(a|s) - 1| in train mode, 003's network."""
+    net = _cartpole_network(ctx.seed % 2**31).train()
+    states = _cartpole_states(ctx)
+    with torch.no_grad():
+        acting = torch.distributions.Categorical(logits=net(states))
+        actions = acting.sample()
+        ratio = (net(states).log_softmax(-1).gather(1, actions[:, None]).squeeze(1)).sub(
+            acting.log_prob(actions)
+        )
+    return effect_size(
+        float((ratio.exp() - 1).abs().mean()),
+        measure="mean |recomputed / acting probability of the taken action - 1|",
+        setting="003's CartPole network at initialisation, dropout 0.5 in train mode, "
+        "256 CartPole-like states",
+    )
+
+
+RECOMPUTED_LOGPROBS = Claim(
+    id="003-recomputed-logprobs-match",
+    title="Log-probabilities recomputed at training time are the acting policy's",
+    statement=r"\log\pi_\theta(a_t|s_t)\big|_{\text{recomputed}} = \log\pi_\theta(a_t|s_t)\big|_{\text{acting}}",
+    sources=(
+        Source(
+            "003",
+            "Calculating loss and backpropagation. That is the core learning step.",
+            "You often recompute log-probs at training time for stability",
+        ),
+    ),
+    conditions="003's CartPole network (dropout 0.5) in train mode, as its forward_pass sets "
+    "with policy.train(); recomputed before the update. Left out: a deterministic forward pass "
+    "(eval mode, or no dropout).",
+    expected=Verdict.REFUTED,
+    severity=Severity.MISSING_CONDITION,
+    reading="Recomputing is sound when the network is a fixed function of the state. 003's "
+    "network has dropout and its program runs in policy.train(), where every forward pass "
+    "draws a new mask: the recomputed log-probability is that of another, randomly thinned "
+    "network, not of the policy that chose the action. In eval mode the two agree.",
+    checks=(
+        check(
+            "train mode: recomputed = acting, 64 states (exact)",
+            Kind.EXACT,
+            recomputed_log_probs(True),
+        ),
+        check(
+            "corrected: eval mode, recomputed = acting (exact)",
+            Kind.EXACT,
+            recomputed_log_probs(False),
+        ),
+        negative_control(
+            "eval mode, recomputed after the optimiser step (exact)",
+            Kind.EXACT,
+            recomputed_log_probs(False, after_update=True),
+            slip=Slip("log-probs recomputed after the update instead of before", SlipKind.ORDER),
+        ),
+        effect(
+            "train mode: mean |probability ratio - 1| (exact)",
+            Kind.EXACT,
+            recomputed_ratio_effect,
         ),
     ),
 )

@@ -99,9 +99,11 @@ def run_program_003(
     env_id: str = "CartPole-v1",
     after_episode: Callable[[PolicyNetwork, int], bool] | None = None,
     learning_rate: float = LEARNING_RATE,
+    return_sign: float = 1.0,
 ) -> Run003:
     """Run 003's training loop; ``after_episode(policy, steps)`` returning True stops it early.
-    ``learning_rate`` exists for controls (0 disables learning); 003 uses 0.01."""
+    ``learning_rate`` and ``return_sign`` exist for controls (-1 plants a sign slip: the loss
+    without its minus sign); 003 uses 0.01 and +1."""
     seed_everything(seed)
     env = gym.make(env_id)
     env.reset(seed=seed)
@@ -114,7 +116,7 @@ def run_program_003(
         episode_return, stepwise_returns, log_prob_actions = forward_pass(
             env, policy, DISCOUNT_FACTOR
         )
-        update_policy(stepwise_returns, log_prob_actions, optimizer)
+        update_policy(return_sign * stepwise_returns, log_prob_actions, optimizer)
         episode_returns.append(episode_return)
         steps += len(log_prob_actions)
         if np.mean(episode_returns[-N_TRIALS:]) >= REWARD_THRESHOLD:
@@ -127,14 +129,18 @@ def run_program_003(
 
 
 def run_program_003_seeds(
-    seeds: Sequence[int], learning_rate: float = LEARNING_RATE, workers: int | None = None
+    seeds: Sequence[int],
+    learning_rate: float = LEARNING_RATE,
+    workers: int | None = None,
+    return_sign: float = 1.0,
 ) -> list[Run003]:
     """:func:`run_program_003` for many seeds at once, one process per CPU core (the program
     is a Python loop per step, so runs, not samples, are what can go in parallel). Each run
     depends only on its seed. Fresh ("spawn") processes: forking after torch has started
     its thread pool can deadlock."""
     with process_pool(workers or min(len(seeds), os.cpu_count() or 1)) as pool:
-        return list(pool.map(partial(run_program_003, learning_rate=learning_rate), seeds))
+        run = partial(run_program_003, learning_rate=learning_rate, return_sign=return_sign)
+        return list(pool.map(run, seeds))
 
 
 def train_reinforce_003(
