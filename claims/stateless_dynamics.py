@@ -10,6 +10,7 @@ episode: one seed, as in the document's figures, beside the median and interquar
 
 import itertools
 import math
+import re
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -17,8 +18,9 @@ import numpy as np
 import sympy as sp
 import sympy.stats as ss
 import torch
+from scipy import stats as sps
+from scipy.integrate import cumulative_trapezoid
 
-import pgtheory.envs.stateless as stateless
 from pgtheory.claim import (
     Claim,
     Kind,
@@ -29,6 +31,7 @@ from pgtheory.claim import (
     Verdict,
     beyond_conditions,
     check,
+    effect,
     negative_control,
 )
 from pgtheory.context import Context
@@ -39,8 +42,8 @@ from pgtheory.montecarlo import PILOT_MARGIN, planned_chain_slope_test, planned_
 from pgtheory.stats import (
     Finding,
     all_hold,
+    effect_size,
     equivalence_test,
-    exact_comparison,
     exact_properties,
     mean_below_test,
     min_samples_for_rank_test,
@@ -326,6 +329,9 @@ FIG2 = figure_claim(
             slip=Slip("the caption's ordering reversed", SlipKind.ORDER),
         ),
     ),
+    conditions="As in the caption (alpha = 0.001, N_s = 1), with gradient clipping at norm 10, "
+    "which the text states for every experiment; 64 seeds per arm; the notebook's settings "
+    "(sigma in [0.05, 5], the EMA from the mean of 10 initial rewards).",
 )
 
 
@@ -343,6 +349,37 @@ def final_sigma_at_most(arm: Experiment, level: float):
         return finding
 
     return run_check
+
+
+def _final_sigma_unbounded(arm: Experiment, chains: int, rng: np.random.Generator) -> np.ndarray:
+    """Final sigma of ``arm`` (N_s = 1, no baseline, R1 or R2) with psi unconstrained, in
+    numpy: simulate's steps (sample, clip the gradient at its norm, step) with a tenth of its
+    overhead per episode, for an effect that must stay cheap."""
+    mu, psi = np.full(chains, arm.mu0), np.full(chains, math.log(arm.sigma0))
+    for _ in range(arm.episodes):
+        sigma = np.exp(psi)
+        eps = rng.standard_normal(chains)
+        z = rng.standard_normal(chains) if arm.reward == "R2" else 0.0
+        d = mu + sigma * eps - arm.w_star - z
+        reward = -0.5 * d * d
+        g_mu, g_psi = eps * reward / sigma, (eps * eps - 1) * reward
+        step = arm.learning_rate * np.minimum(1.0, arm.clip / np.hypot(g_mu, g_psi))
+        mu += step * g_mu
+        psi += step * g_psi
+    return np.exp(psi)
+
+
+def leaves_figure_range(ctx: Context) -> Finding:
+    """Over seeds, the probability that figure 2's unbaselined arm, run as the text describes
+    it (psi unconstrained), ends with sigma above the largest sigma the figure can show."""
+    arm = R1_BASELINE["no baseline"]
+    finals = _final_sigma_unbounded(arm, ctx.chains(CHAINS), np.random.default_rng(ctx.seed))
+    return effect_size(
+        float((finals > arm.sigma_bounds[1]).mean()),
+        measure="probability that the text's algorithm ends with sigma above the figure's bound",
+        setting=f"figure 2 without a baseline (R1, alpha = {arm.learning_rate:g}, N_s = 1, "
+        f"clipping at norm {arm.clip:g}), psi unconstrained, {len(finals)} seeds",
+    )
 
 
 UNBOUNDED = {"sigma_bounds": None}
@@ -383,6 +420,11 @@ TEXT_OMITS_SIGMA_BOUND = Claim(
             Kind.EXPERIMENT,
             lambda ctx: ema_arm_changes_without_bound(ctx),
             slip=Slip("a bound that the arm never reaches", SlipKind.CONDITION),
+        ),
+        effect(
+            "probability that figure 2's unbaselined arm ends above the bound without it",
+            Kind.EXPERIMENT,
+            leaves_figure_range,
         ),
     ),
 )
@@ -672,6 +714,27 @@ def single_figure_ordering(ctx: Context) -> Finding:
     return finding
 
 
+def figure_misses_ordering(ctx: Context) -> Finding:
+    """The probability that one figure drawn as the author drew it (one S_train of z_i ~
+    N(0, 1) per N_s, mu at its proxy optimum w* + mean(S_train), claim 000-R3-proxy-optimum)
+    does not show |mu - w*| falling at every larger N_s. With A_N = |mean S_N| independent
+    half-normals of scale N^(-1/2), P(A_1 > A_5 > A_10 > A_20) is a nested integral from the
+    smallest N_s up, by the trapezoid rule on a fine grid."""
+    t = np.linspace(0.0, 12.0, 240_001)
+    above = 2 * sps.norm.sf(t)  # P(A_1 > t)
+    for n in R3_BATCHES[1:]:
+        density = 2 * math.sqrt(n) * sps.norm.pdf(t * math.sqrt(n))
+        integrand = density * above
+        tail = cumulative_trapezoid(integrand[::-1], -t[::-1], initial=0.0)[::-1]
+        above = tail  # P(A_n > t and A_1 > ... > A_n)
+    ordered_figure = float(above[0])
+    return effect_size(
+        1 - ordered_figure,
+        measure="probability that one figure (one S_train per N_s) misses the caption's ordering",
+        setting="R3 as in figure 9: N_s = 1, 5, 10, 20, z_i ~ N(0, 1), final mu at w* + mean(S_train)",
+    )
+
+
 FIG9 = figure_claim(
     9,
     "000-fig9-R3-closer-as-Ns-grows",
@@ -705,6 +768,11 @@ FIG9 = figure_claim(
             Kind.EXPERIMENT,
             ordered(R3_ARMS, final_distance, [f"N_s={n}" for n in R3_BATCHES], 0.01, R3_CHAINS),
             slip=Slip("the caption's ordering reversed", SlipKind.ORDER),
+        ),
+        effect(
+            "probability that one figure misses the ordering (exact integral)",
+            Kind.EXACT,
+            figure_misses_ordering,
         ),
     ),
     expected=Verdict.REFUTED,
@@ -826,25 +894,64 @@ FIG10 = figure_claim(
     conditions="alpha = 0.01, EMA baseline, N_s = 1, 5 x 10^4 episodes, 64 seeds; 'most' = more than half, decided at false-alarm 1e-4.",
 )
 
-# --- 000-sparse-threshold, 000-five-formulations -----------------------------------------------
+# --- 000-sparse-threshold (000-five-formulations is in claims/author_runs.py) ------------
 
-x = sp.Symbol("x", real=True)
-tol = sp.Symbol("tol", real=True)
+x = sp.Symbol("x", real=True)  # w - w*
+R4_SECTION = "The reward is $R(w) = 1$ if $(w-w^\\ast)^2 < 0.25$, else $0$."
+R4_CAPTION = "Reward is 1 if $|w-w^\\ast|<0.5$, else 0."
+R4_LIST = "$R(w) = \\mathbb{1}\\_{-L(w) > \\text{tol}}$, where $\\text{tol}$ is a threshold."
+DOCUMENT_LOSS = x**2 / 2  # 000's L(w) = 1/2 (w - w*)^2 in x = w - w*
 
 
-def sparse_forms(other: sp.Basic):
-    """The three written forms of R4 as sets of w - w* (sympy): -L(w) > tol (with L = x^2/2),
-    (w - w*)^2 < 0.25 and |w - w*| < 0.5; the list's form matches only for tol = -1/8."""
+def written_threshold(quote: str, pattern: str) -> sp.Rational:
+    """The number in a quoted condition (read from the quote, as the document writes it)."""
+    return sp.Rational(re.search(pattern, quote).group(1))
+
+
+def r4_sets(caption_threshold: sp.Rational | None = None) -> tuple[sp.Set, sp.Set]:
+    """The R4 section's {x: x^2 < a} and the caption's {x: |x| < r} (sympy), with a and r read
+    from the quotes; ``caption_threshold`` replaces r (for a control)."""
+    a = written_threshold(R4_SECTION, r"\^2 < ([\d.]+)")
+    r = caption_threshold or written_threshold(R4_CAPTION, r"\|<([\d.]+)")
+    return (
+        sp.solveset(x**2 < a, x, sp.S.Reals),
+        sp.solveset(sp.Abs(x) < r, x, sp.S.Reals),
+    )
+
+
+def section_and_caption_agree(caption_threshold: sp.Rational | None = None):
+    """The R4 section's and the caption's conditions as sets of w - w* (sympy solveset)."""
 
     def run_check(ctx: Context) -> Finding:
-        squared = sp.solveset(x**2 < sp.Rational(1, 4), x, sp.S.Reals)
-        caption = sp.solveset(other, x, sp.S.Reals)
-        listed = sp.solveset((-(x**2) / 2 > tol).subs(tol, -sp.Rational(1, 8)), x, sp.S.Reals)
+        squared, caption = r4_sets(caption_threshold)
         return exact_properties(
-            [] if squared == caption == listed else ["the three conditions are different sets"],
-            method="sympy solveset of each condition",
-            checked=f"(w-w*)^2 < 0.25: {squared}; caption: {caption}; -L > tol with tol = -1/8: {listed}",
+            [] if squared == caption else [f"different sets: {squared} and {caption}"],
+            method="sympy solveset of each written condition",
+            checked=f"(w-w*)^2 < a and |w-w*| < r are both {squared}",
             estimate=str(caption),
+            reference=str(squared),
+        )
+
+    return run_check
+
+
+def list_form_realisable(loss_for_threshold: sp.Expr):
+    """The list's 1{-L(w) > tol} (the text leaves tol open): the tol that puts its boundary
+    where the R4 section puts it, -L at that boundary, computed with ``loss_for_threshold``;
+    then the list's set under the document's L must be the R4 set, and tol negative (a tol
+    >= 0 would never pay, since -L <= 0)."""
+
+    def run_check(ctx: Context) -> Finding:
+        squared, _ = r4_sets()
+        tol = -loss_for_threshold.subs(x, squared.sup)
+        listed = sp.solveset(tol < -DOCUMENT_LOSS, x, sp.S.Reals)
+        failures = [] if listed == squared else [f"tol = {tol} gives {listed}, not {squared}"]
+        failures += [] if tol < 0 else [f"tol = {tol} is not negative"]
+        return exact_properties(
+            failures,
+            method="sympy: tol at the R4 boundary, then solveset of -L(w) > tol",
+            checked=f"tol = {tol} < 0 gives {listed}, the R4 set",
+            estimate=str(listed),
             reference=str(squared),
         )
 
@@ -854,83 +961,45 @@ def sparse_forms(other: sp.Basic):
 SPARSE_THRESHOLD = Claim(
     id="000-sparse-threshold",
     title="The sparse reward's written forms agree",
-    statement=r"\mathbb{1}_{-L(w) > \text{tol}} = \mathbb{1}_{(w-w^*)^2 < 0.25} = \mathbb{1}_{|w-w^*|<0.5}\quad (\text{tol} = -1/8)",
+    statement=r"\mathbb{1}_{-L(w) > \text{tol}} = \mathbb{1}_{(w-w^*)^2 < 0.25} = \mathbb{1}_{|w-w^*|<0.5}\ \text{for one tol} < 0",
     sources=(
-        Source(
-            "000",
-            "R4: Discrete Sparse Reward",
-            "The reward is $R(w) = 1$ if $(w-w^\\ast)^2 < 0.25$, else $0$.",
-        ),
-        Source("000", "R4: Discrete Sparse Reward", "Reward is 1 if $|w-w^\\ast|<0.5$, else 0."),
+        Source("000", "R4: Discrete Sparse Reward", R4_SECTION),
+        Source("000", "R4: Discrete Sparse Reward", R4_CAPTION),
+        Source("000", "Example Reward Formulations", R4_LIST),
     ),
-    conditions="L(w) = 1/2 (w - w*)^2; the list's threshold must then be negative, tol = -1/8.",
+    conditions="L(w) = 1/2 (w - w*)^2, the document's loss; the list leaves tol open (the "
+    "notebook that ran R4 sets it to -0.125).",
     expected=Verdict.CONFIRMED,
-    reading="The experiment's and the caption's forms are the same set; the list's form "
-    "1{-L(w) > tol} agrees with them for tol = -1/8 (a positive tol would never pay).",
+    reading="The R4 section writes the condition on the squared distance, the caption on the "
+    "distance: with the thresholds as written they are one open interval. The list's form "
+    "1{-L(w) > tol} is a sublevel set of L, so it is the same interval for the tol equal to "
+    "-L at its boundary, which is negative (a tol of 0 or more would never pay).",
     checks=(
         check(
-            "the three forms as sets (sympy)",
+            "the R4 section's and the caption's conditions as sets (sympy)",
             Kind.SYMBOLIC,
-            sparse_forms(sp.Abs(x) < sp.Rational(1, 2)),
+            section_and_caption_agree(),
+        ),
+        check(
+            "the list's form: one negative tol gives the same set (sympy)",
+            Kind.SYMBOLIC,
+            list_form_realisable(DOCUMENT_LOSS),
         ),
         negative_control(
-            "|w - w*| < 0.25 against the others (sympy)",
+            "tol read off (w-w*)^2 < 0.25 without L's 1/2 (sympy)",
             Kind.SYMBOLIC,
-            sparse_forms(sp.Abs(x) < sp.Rational(1, 4)),
+            list_form_realisable(x**2),
+            slip=Slip(
+                "tol = -0.25 read off the squared distance, L's 1/2 forgotten", SlipKind.OMISSION
+            ),
+        ),
+        negative_control(
+            "caption read as |w - w*| < 0.25 (sympy)",
+            Kind.SYMBOLIC,
+            section_and_caption_agree(sp.Rational(1, 4)),
             slip=Slip(
                 "|w - w*| < 0.25, the square's threshold on the distance", SlipKind.WRONG_TERM
             ),
-        ),
-    ),
-)
-
-#: The reward formulations the text defines, each implemented in pgtheory.envs.stateless.
-DEFINED_FORMULATIONS = {
-    "R1 true reward": "true_reward",
-    "R2 unbiased randomised reward": "randomised_reward",
-    "R3 proxy reward (fixed batch)": "proxy_reward",
-    "R4 sparse reward": "sparse_reward",
-}
-
-
-def formulation_count(stated: int):
-    def run_check(ctx: Context) -> Finding:
-        implemented = [
-            name
-            for name, fn in DEFINED_FORMULATIONS.items()
-            if callable(getattr(stateless, fn, None))
-        ]
-        finding = exact_comparison(
-            float(len(implemented)),
-            float(stated),
-            tolerance=0.0,
-            method="formulations defined (and implemented) against the stated count",
-        )
-        finding.note = f"defined: {', '.join(implemented)}; stated: {stated}"
-        return finding
-
-    return run_check
-
-
-FIVE_FORMULATIONS = Claim(
-    id="000-five-formulations",
-    title="'The five reward formulations (R1-R4)'",
-    statement=r"\#\{\text{reward formulations}\} = 5",
-    sources=(Source("000", FIGURES, "We examine the five reward formulations (R1-R4)."),),
-    conditions="As written; R5 is mentioned ('For R3, R4, and R5') but never defined.",
-    expected=Verdict.REFUTED,
-    severity=Severity.ERRATUM,
-    reading="Four formulations are defined (R1-R4, as the parenthesis itself says). R5 appears "
-    "once, in 'For R3, R4, and R5, we show specific illustrative runs', with no definition and "
-    "no run: we cannot pin down what it means, so it is not simulated.",
-    checks=(
-        check("formulations defined against five", Kind.EXACT, formulation_count(5)),
-        check("corrected: formulations defined against four", Kind.EXACT, formulation_count(4)),
-        negative_control(
-            "formulations defined against three",
-            Kind.EXACT,
-            formulation_count(3),
-            slip=Slip("a miscount of the formulations by two", SlipKind.INDEX),
         ),
     ),
 )
