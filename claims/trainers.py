@@ -10,10 +10,14 @@ them, or a bug planted in its code for the duration of the check.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
+import gymnasium as gym
+import numpy as np
 import torch
 
+from pgtheory.algos.ppo import ActorCritic, PPOConfig, advantages_and_returns, collect_rollout
 from pgtheory.algos.reinforce import ReinforceConfig
 from pgtheory.claim import (
     Claim,
@@ -27,10 +31,24 @@ from pgtheory.claim import (
     negative_control,
 )
 from pgtheory.context import Context
-from pgtheory.envs.oracle import exact_network_gradient, network_logits
-from pgtheory.envs.tabular import chain_episodic_mdp, expected_return
-from pgtheory.implementation import directions, reinforce_updates, trainer_network
-from pgtheory.stats import Finding, effect_size
+from pgtheory.envs.oracle import OracleVectorEnv, exact_network_gradient, network_logits
+from pgtheory.envs.tabular import chain_episodic_mdp, expected_return, state_values
+from pgtheory.implementation import (
+    ExactValue,
+    StepRecorder,
+    directions,
+    gae_by_definition,
+    reinforce_updates,
+    trainer_network,
+)
+from pgtheory.stats import (
+    Finding,
+    all_hold,
+    effect_size,
+    exact_bound,
+    exact_comparison,
+    exact_properties,
+)
 
 #: An episodic chain whose episode length depends on the actions (each action advances with
 #: its own probability), so that a random per-batch count can bias an update's direction.
@@ -159,6 +177,147 @@ REINFORCE_TRAINER_UNBIASED = Claim(
             "batch-normalised advantages: the direction's bias",
             Kind.MONTE_CARLO,
             normalisation_direction_bias,
+        ),
+    ),
+)
+
+
+# --- 004-gae-trainer-matches-definition --------------------------------------------------------
+
+#: The rollout: sub-environments, steps each, and a time limit shorter than the chain's
+#: natural episode, so that terminations, truncations and autoresets all occur in it.
+GAE_ENVS, GAE_STEPS, TIME_LIMIT = 8, 48, 4
+GAE_GAMMA, GAE_LAMBDA = 0.9, 0.8
+
+
+def ppo_rollout_against_definition(
+    plant: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+    slipped_env: Callable[[gym.vector.VectorEnv], gym.vector.VectorEnv] = lambda env: env,
+) -> Callable[[Context], Finding]:
+    """Drive the PPO trainer's own rollout loop (``collect_rollout``) and GAE
+    (``advantages_and_returns``) on the vector oracle with a time limit, its critic the exact
+    V; compare its advantages and value targets on every transition with 004's formula
+    written out from the recorded steps (:func:`gae_by_definition`). ``plant`` and
+    ``slipped_env`` put a bug in the trainer's path for a control."""
+
+    def run(ctx: Context) -> Finding:
+        mdp = CHAIN.with_gamma(GAE_GAMMA)
+        cfg = PPOConfig(
+            num_envs=GAE_ENVS, num_steps=GAE_STEPS, gamma=GAE_GAMMA, gae_lambda=GAE_LAMBDA
+        )
+        agent = ActorCritic(mdp.num_states, 2, HIDDEN)
+        agent.actor = trainer_network(mdp, 2, POLICY_SEED, HIDDEN)
+        values = state_values(mdp, network_logits(agent.actor, mdp).detach())
+        agent.critic = ExactValue(values)
+        recorder = StepRecorder(OracleVectorEnv(GAE_ENVS, mdp=mdp, max_episode_steps=TIME_LIMIT))
+        envs = slipped_env(recorder)
+        seed = ctx.substream("rollout") % 2**31
+        obs = torch.as_tensor(envs.reset(seed=seed)[0])
+        resetting = np.zeros(GAE_ENVS, bool)
+        with plant(), torch.random.fork_rng():
+            torch.manual_seed(seed)
+            # two rollouts, the second checked: it starts mid-episode, where the first left off
+            _, obs, resetting = collect_rollout(envs, agent, obs, resetting, cfg)
+            recorder.steps.clear()
+            rollout, obs, resetting = collect_rollout(envs, agent, obs, resetting, cfg)
+            advantages, returns = advantages_and_returns(rollout, agent, obs, cfg)
+        reference = gae_by_definition(recorder.steps, values.numpy(), GAE_GAMMA, GAE_LAMBDA)
+        transitions = ~np.isnan(reference)
+        states = np.stack([s["before"].argmax(-1) for s in recorder.steps])
+        counts = recorder.counts()
+        matches = exact_comparison(
+            torch.cat([advantages[transitions], returns[transitions]]),
+            np.concatenate(
+                [reference[transitions], (reference + values.numpy()[states])[transitions]]
+            ),
+            tolerance=1e-5,
+            method="the trainer's advantages and value targets against 004's GAE written out "
+            "from the recorded steps (float32 against float64)",
+        )
+        same_mask = exact_properties(
+            [] if np.array_equal(rollout.valid.numpy(), transitions) else ["masks differ"],
+            method="the trainer's transitions are the recorded non-reset steps",
+            checked="the trainer masks exactly the autoreset steps",
+        )
+        occurred = exact_bound(
+            min(counts.values()),
+            1,
+            relation="at_least",
+            method="terminations, truncations and autoresets in the rollout",
+            note=", ".join(f"{v} {k}" for k, v in counts.items()),
+        )
+        finding = all_hold([matches, same_mask, occurred])
+        finding.data.update(counts)
+        return finding
+
+    return run
+
+
+class TruncationAsTermination(gym.vector.VectorWrapper):
+    """The slip of treating a time limit as the end of the task: truncations reported as
+    terminations, so the trainer does not bootstrap there."""
+
+    def step(self, actions):
+        obs, reward, terminated, truncated, info = self.env.step(actions)
+        return obs, reward, terminated | truncated, np.zeros_like(truncated), info
+
+
+@contextlib.contextmanager
+def gae_across_episode_ends():
+    """A bug planted in the trainer for the duration of a check: its GAE run on across episode
+    ends and autoreset steps (the done flags ignored)."""
+    from pgtheory.algos import ppo
+
+    faithful = ppo.gae
+
+    def leaky(rewards, values, dones, last_value, gamma, lam):
+        return faithful(rewards, values, torch.zeros_like(dones), last_value, gamma, lam)
+
+    ppo.gae = leaky
+    try:
+        yield
+    finally:
+        ppo.gae = faithful
+
+
+GAE_TRAINER = Claim(
+    id="004-gae-trainer-matches-definition",
+    title="The PPO trainer's advantages are 004's GAE",
+    statement=r"\hat A_t = \sum_{l \ge 0} (\gamma\lambda)^l \delta_{t+l},\quad "
+    r"\delta_t = r_t + \gamma V(s_{t+1}) - V(s_t)\ 	ext{(trainer's rollout and GAE)}",
+    sources=(Source("004", "Proximal Policy Optimization (PPO)", "GAE (Advantage Estimation)"),),
+    conditions=(
+        "pgtheory.algos.ppo as implemented (collect_rollout, advantages_and_returns) on the "
+        "vector oracle with gymnasium's next-step autoreset and a time limit shorter than the "
+        "natural episode; V the exact value function; the sum runs to the episode's end (V = "
+        "0 after a termination, V of the real final state at a truncation) or to the end of "
+        "the rollout, where it is bootstrapped"
+    ),
+    expected=Verdict.CONFIRMED,
+    reading=(
+        "004 defines the advantage the PPO trainer uses as a discounted sum of TD errors. In "
+        "code the sum must stop at an episode's end, bootstrap at a time limit (which is not "
+        "the end of the task), and never treat gymnasium's autoreset step as a transition; "
+        "each is a classic place for a trainer to differ from the formula. The check replays "
+        "the formula from the steps the environment actually returned."
+    ),
+    checks=(
+        check(
+            "the trainer's rollout against 004's GAE (exact)",
+            Kind.EXACT,
+            ppo_rollout_against_definition(),
+        ),
+        negative_control(
+            "truncation treated as termination",
+            Kind.EXACT,
+            ppo_rollout_against_definition(slipped_env=TruncationAsTermination),
+            slip=Slip("no bootstrap at a time-limit truncation", SlipKind.OMISSION),
+        ),
+        negative_control(
+            "GAE run on across episode ends",
+            Kind.EXACT,
+            ppo_rollout_against_definition(plant=gae_across_episode_ends),
+            slip=Slip("advantages leak across an episode boundary", SlipKind.CODE),
         ),
     ),
 )

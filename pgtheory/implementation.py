@@ -10,7 +10,10 @@ trainer's own update for many independent batches at once (``torch.func.vmap`` o
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
+import gymnasium as gym
+import numpy as np
 import torch
 from torch.func import functional_call, grad, vmap
 
@@ -95,3 +98,81 @@ def reinforce_updates(
         return torch.cat([chunk(size, seed) for size, seed in zip(sizes, seeds, strict=True)])
 
     return sampler
+
+
+class StepRecorder(gym.vector.VectorWrapper):
+    """Records what a vector environment returned at every step, independently of the
+    trainer that drives it: the observation before the step, the action, the reward, the
+    flags, the observation after, and whether the step was an autoreset step."""
+
+    def __init__(self, env: gym.vector.VectorEnv):
+        super().__init__(env)
+        self.steps: list[dict[str, np.ndarray]] = []
+        self._obs: np.ndarray | None = None
+        self._ended = np.zeros(env.num_envs, dtype=bool)
+
+    def reset(self, **kwargs: Any) -> tuple[np.ndarray, dict[str, Any]]:
+        obs, info = self.env.reset(**kwargs)
+        self._obs, self._ended = obs, np.zeros(self.num_envs, dtype=bool)
+        return obs, info
+
+    def step(self, actions: Any) -> tuple[Any, ...]:
+        obs, reward, terminated, truncated, info = self.env.step(actions)
+        self.steps.append(
+            {
+                "before": self._obs,
+                "action": np.asarray(actions),
+                "reward": np.asarray(reward, dtype=np.float64),
+                "terminated": terminated.copy(),
+                "truncated": truncated.copy(),
+                "after": obs,
+                "reset": self._ended.copy(),
+            }
+        )
+        self._obs, self._ended = obs, terminated | truncated
+        return obs, reward, terminated, truncated, info
+
+    def counts(self) -> dict[str, int]:
+        """Terminations, truncations and autoreset steps recorded so far."""
+        return {
+            "terminations": int(sum(s["terminated"].sum() for s in self.steps)),
+            "truncations": int(sum((s["truncated"] & ~s["terminated"]).sum() for s in self.steps)),
+            "resets": int(sum(s["reset"].sum() for s in self.steps)),
+        }
+
+
+def gae_by_definition(
+    steps: list[dict[str, np.ndarray]], values: np.ndarray, gamma: float, lam: float
+) -> np.ndarray:
+    """004's GAE written out from recorded steps: A_t = sum_l (gamma lambda)^l delta_{t+l},
+    delta_t = r_t + gamma V(s_{t+1}) - V(s_t) with V(s_{t+1}) = 0 at a termination and the
+    real final state's value at a time-limit truncation; the sum runs to the episode's end or
+    the last recorded step. ``values`` are V of every state (one-hot observations); an
+    autoreset step is not a transition (NaN). Float64, shape (T, N)."""
+    T, N = len(steps), len(steps[0]["reward"])
+    advantages = np.full((T, N), np.nan)
+    for i in range(N):
+        following = 0.0  # A_{t+1} of the same episode, 0 past its end or the last step
+        for t in reversed(range(T)):
+            step = steps[t]
+            if step["reset"][i]:
+                following = 0.0
+                continue
+            s, s_next = int(step["before"][i].argmax()), int(step["after"][i].argmax())
+            ended = step["terminated"][i] or step["truncated"][i]
+            bootstrap = 0.0 if step["terminated"][i] else gamma * values[s_next]
+            delta = step["reward"][i] + bootstrap - values[s]
+            advantages[t, i] = delta + (0.0 if ended else gamma * lam * following)
+            following = advantages[t, i]
+    return advantages
+
+
+class ExactValue(torch.nn.Module):
+    """A critic that returns the exact V of a tabular MDP at one-hot observations."""
+
+    def __init__(self, values: torch.Tensor):
+        super().__init__()
+        self.register_buffer("values", values.float()[:, None])
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return obs @ self.values

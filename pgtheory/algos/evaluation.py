@@ -20,9 +20,7 @@ def aggregate(results: Sequence[TrainResult], max_steps: int, seed: int = 0) -> 
     return {
         "solved_fraction": solved / len(results),
         "solved_fraction_ci": list(binomial_interval(solved, len(results))),
-        "final_eval_return": iqm_with_interval(
-            [r.final_eval_return for r in results], seed=seed
-        ),
+        "final_eval_return": iqm_with_interval([r.final_eval_return for r in results], seed=seed),
         "steps_to_solve": iqm_with_interval(steps, seed=seed),
         "seconds_to_solve": iqm_with_interval(seconds, seed=seed),
         "unsolved_counted_at_budget": True,
