@@ -17,6 +17,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from pgtheory.algos.actor_critic import ActorCriticConfig, Transitions, actor_critic_step
 from pgtheory.algos.ppo import ActorCritic, PPOConfig, advantages_and_returns, collect_rollout
 from pgtheory.algos.reinforce import ReinforceConfig
 from pgtheory.claim import (
@@ -318,6 +319,157 @@ GAE_TRAINER = Claim(
             Kind.EXACT,
             ppo_rollout_against_definition(plant=gae_across_episode_ends),
             slip=Slip("advantages leak across an episode boundary", SlipKind.CODE),
+        ),
+    ),
+)
+
+
+# --- 004-actor-critic-trainer-update -------------------------------------------------------------
+
+#: Batched steps of the actor-critic trainer compared (with GAE_ENVS sub-environments and the
+#: same time limit as the GAE check).
+AC_STEPS = 24
+
+
+def actor_critic_against_update(
+    cfg_changes: dict | None = None,
+    plant: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+) -> Callable[[Context], Finding]:
+    """Drive the actor-critic trainer's own step (``actor_critic_step``) on the vector oracle
+    with a time limit, its critic the exact V, and compare the gradient of its actor loss at
+    every step with the corrected update of 004, I delta_t grad log pi(a_t|s_t) with
+    I = gamma^t (t counted from each episode's start in the recorded steps), averaged over
+    the step's transitions; exact, float32 against float64."""
+
+    def run(ctx: Context) -> Finding:
+        mdp = CHAIN.with_gamma(GAE_GAMMA)
+        cfg = ActorCriticConfig(num_envs=GAE_ENVS, gamma=GAE_GAMMA, **(cfg_changes or {}))
+        actor = trainer_network(mdp, 2, POLICY_SEED, HIDDEN)
+        params = {k: v.detach() for k, v in actor.named_parameters()}
+        values = state_values(mdp, network_logits(actor, mdp).detach())
+        recorder = StepRecorder(OracleVectorEnv(GAE_ENVS, mdp=mdp, max_episode_steps=TIME_LIMIT))
+        seed = ctx.substream("rollout") % 2**31
+        state = Transitions(
+            torch.as_tensor(recorder.reset(seed=seed)[0]),
+            torch.zeros(GAE_ENVS, dtype=torch.bool),
+            torch.ones(GAE_ENVS),
+        )
+        trainer, reference = [], []
+        since_start = np.zeros(GAE_ENVS, dtype=int)  # transitions so far in each episode
+        with plant(), torch.random.fork_rng():
+            torch.manual_seed(seed)
+            for _ in range(AC_STEPS):
+                state, actor_loss, _, _ = actor_critic_step(
+                    recorder, actor, ExactValue(values), state, cfg
+                )
+                grads = torch.autograd.grad(-actor_loss, list(actor.parameters()))
+                trainer.append(torch.cat([g.flatten() for g in grads]))
+                step = recorder.steps[-1]
+                reference.append(corrected_update(step, since_start, values, params, actor, mdp))
+                since_start = np.where(
+                    step["reset"] | step["terminated"] | step["truncated"], 0, since_start + 1
+                )
+        counts = recorder.counts()
+        finding = all_hold(
+            [
+                exact_comparison(
+                    torch.cat(trainer),
+                    torch.cat(reference),
+                    tolerance=1e-5,
+                    method="gradient of the trainer's actor loss against 004's corrected "
+                    "update at every step (float32 against float64)",
+                ),
+                exact_bound(
+                    min(counts.values()),
+                    1,
+                    relation="at_least",
+                    method="terminations, truncations and autoresets in the run",
+                    note=", ".join(f"{v} {k}" for k, v in counts.items()),
+                ),
+            ]
+        )
+        finding.data.update(counts)
+        return finding
+
+    return run
+
+
+def corrected_update(
+    step: dict[str, np.ndarray],
+    since_start: np.ndarray,
+    values: torch.Tensor,
+    params: dict[str, torch.Tensor],
+    actor: torch.nn.Module,
+    mdp,
+) -> torch.Tensor:
+    """004's actor update with I = gamma^t for one recorded batched step, averaged over its
+    transitions: grad of sum_i gamma^(t_i) delta_i log pi(a_i|s_i) / #transitions."""
+    live = ~step["reset"]
+    s, s_next = step["before"].argmax(-1), step["after"].argmax(-1)
+    bootstrap = np.where(step["terminated"], 0.0, GAE_GAMMA * values.numpy()[s_next])
+    delta = torch.as_tensor(step["reward"] + bootstrap - values.numpy()[s])
+    weight = torch.as_tensor(GAE_GAMMA**since_start * live) * delta / max(live.sum(), 1)
+    actions = torch.as_tensor(step["action"])
+
+    def objective(p):
+        log_pi = network_logits(actor, mdp, p).log_softmax(-1)[torch.as_tensor(s), actions]
+        return (weight * log_pi).sum()
+
+    grads = torch.func.grad(objective)(params)
+    return torch.cat([g.flatten() for g in grads.values()])
+
+
+@contextlib.contextmanager
+def discount_never_reset():
+    """A bug planted in the trainer for the duration of a check: I carried over from one
+    episode into the next (its restart at an episode's first step removed)."""
+    from pgtheory.algos import actor_critic
+
+    faithful = actor_critic.next_discount
+    actor_critic.next_discount = lambda discount_I, restart, gamma: discount_I * gamma
+    try:
+        yield
+    finally:
+        actor_critic.next_discount = faithful
+
+
+ACTOR_CRITIC_TRAINER = Claim(
+    id="004-actor-critic-trainer-update",
+    title="The actor-critic trainer's update is 004's, with I = gamma^t",
+    statement=r"\Delta\theta \propto \gamma^t\,\delta_t\,\nabla_\theta\log\pi(A_t\mid S_t),"
+    r"\quad \delta_t = R_{t+1} + \gamma v(S_{t+1}) - v(S_t)",
+    sources=(Source("004", "Actor-Critic", "Actor-Critic"),),
+    conditions=(
+        "pgtheory.algos.actor_critic as implemented (actor_critic_step) on the vector oracle "
+        "with a time limit, gamma below one, the exact v as critic; the batched step averages "
+        "the update over its transitions; the update corrected with I = gamma^t (004's line "
+        "omits it, see 004-reinforce-update and 004-baseline-and-ac-updates-gamma-t)"
+    ),
+    expected=Verdict.CONFIRMED,
+    reading=(
+        "004's one-step actor-critic moves the actor along delta_t grad log pi with the TD "
+        "error as the advantage; with a discounted objective the step also needs I = gamma^t, "
+        "restarted at each episode, as Sutton and Barto's episodic algorithm writes it. The "
+        "check recomputes that update from the steps the environment returned and compares "
+        "it with the gradient of the trainer's actor loss."
+    ),
+    checks=(
+        check(
+            "the trainer's actor gradient against the corrected update (exact)",
+            Kind.EXACT,
+            actor_critic_against_update(),
+        ),
+        negative_control(
+            "004's line as printed (no I)",
+            Kind.EXACT,
+            actor_critic_against_update({"discount_factor_I": False}),
+            slip=Slip("the update without I = gamma^t", SlipKind.OMISSION),
+        ),
+        negative_control(
+            "I carried across episodes",
+            Kind.EXACT,
+            actor_critic_against_update(plant=discount_never_reset),
+            slip=Slip("I not restarted at an episode's first step", SlipKind.CODE),
         ),
     ),
 )

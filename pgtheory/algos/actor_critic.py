@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import gymnasium as gym
 import torch
+from torch import nn
 
 from pgtheory.algos.common import (
     Tracker,
@@ -48,6 +50,56 @@ class ActorCriticConfig:
     """width of the hidden layers"""
 
 
+@dataclass
+class Transitions:
+    """Where the loop stands: the observations, which sub-environments' next step is an
+    autoreset step, and each one's I = gamma^t."""
+
+    obs: torch.Tensor
+    resetting: torch.Tensor
+    discount_I: torch.Tensor
+
+
+def actor_critic_step(
+    envs: gym.vector.VectorEnv,
+    actor: nn.Module,
+    critic: nn.Module,
+    state: Transitions,
+    cfg: ActorCriticConfig,
+) -> tuple[Transitions, torch.Tensor, torch.Tensor, int]:
+    """One batched step of every sub-environment and its update before any optimiser step:
+    ``(next state, actor_loss, critic_loss, transitions)``. The actor's loss is minus
+    I delta_t log pi(a_t|s_t) averaged over the step's transitions (the autoreset step is
+    none), delta_t = r_t + gamma v(s_{t+1}) - v(s_t) with v(s_{t+1}) = 0 at a termination."""
+    obs, resetting, device = state.obs, state.resetting, state.obs.device
+    logits = actor(obs)
+    action = sample_actions(logits.detach())[0]
+    next_np, reward, terminated, truncated, _ = envs.step(action.cpu().numpy())
+    next_obs = torch.as_tensor(next_np, dtype=torch.float32, device=device)
+    reward_t = torch.as_tensor(reward, dtype=torch.float32, device=device)
+    term_t = torch.as_tensor(terminated, device=device)
+    valid = (~resetting).float()
+
+    value = critic(obs).squeeze(-1)
+    with torch.no_grad():
+        target = reward_t + cfg.gamma * critic(next_obs).squeeze(-1) * (~term_t).float()
+    delta = target - value
+    count = valid.sum().clamp_min(1)
+    critic_loss = 0.5 * (delta**2 * valid).sum() / count
+    weight = (state.discount_I if cfg.discount_factor_I else 1.0) * delta.detach() * valid
+    actor_loss = -(weight * log_prob_of(logits, action)).sum() / count
+
+    done = term_t | torch.as_tensor(truncated, device=device)
+    discount_I = next_discount(state.discount_I, done | resetting, cfg.gamma)
+    return Transitions(next_obs, done, discount_I), actor_loss, critic_loss, int(valid.sum())
+
+
+def next_discount(discount_I: torch.Tensor, restart: torch.Tensor, gamma: float) -> torch.Tensor:
+    """I for the next step: gamma I, or 1 where an episode starts again (after its end or
+    its autoreset step, so that an episode's first real transition gets I = 1)."""
+    return torch.where(restart, torch.ones_like(discount_I), discount_I * gamma)
+
+
 def train_actor_critic(
     env_id: str,
     seed: int,
@@ -73,39 +125,22 @@ def train_actor_critic(
             return sample_actions(actor(obs))[0]
 
     obs_np, _ = envs.reset(seed=seed)
-    obs = torch.as_tensor(obs_np, dtype=torch.float32, device=device)
-    discount_I = torch.ones(cfg.num_envs, device=device)
-    resetting = torch.zeros(cfg.num_envs, dtype=torch.bool, device=device)
+    state = Transitions(
+        torch.as_tensor(obs_np, dtype=torch.float32, device=device),
+        torch.zeros(cfg.num_envs, dtype=torch.bool, device=device),
+        torch.ones(cfg.num_envs, device=device),
+    )
     steps = 0
     while steps < max_steps:
-        logits = actor(obs)
-        action = sample_actions(logits.detach())[0]
-        next_np, reward, terminated, truncated, _ = envs.step(action.cpu().numpy())
-        next_obs = torch.as_tensor(next_np, dtype=torch.float32, device=device)
-        reward_t = torch.as_tensor(reward, dtype=torch.float32, device=device)
-        term_t = torch.as_tensor(terminated, device=device)
-        valid = (~resetting).float()
-
-        value = critic(obs).squeeze(-1)
-        with torch.no_grad():
-            target = reward_t + cfg.gamma * critic(next_obs).squeeze(-1) * (~term_t).float()
-        delta = target - value
-        critic_loss = 0.5 * (delta**2 * valid).sum() / valid.sum().clamp_min(1)
-        weight = (discount_I if cfg.discount_factor_I else 1.0) * delta.detach() * valid
-        actor_loss = -(weight * log_prob_of(logits, action)).sum() / valid.sum().clamp_min(1)
+        state, actor_loss, critic_loss, transitions = actor_critic_step(
+            envs, actor, critic, state, cfg
+        )
         critic_opt.zero_grad()
         actor_opt.zero_grad()
         (critic_loss + actor_loss).backward()
         critic_opt.step()
         actor_opt.step()
-
-        done = term_t | torch.as_tensor(truncated, device=device)
-        steps += int(valid.sum())
-        # an episode's first real transition (after the reset step) gets I = 1
-        discount_I = torch.where(
-            done | resetting, torch.ones_like(discount_I), discount_I * cfg.gamma
-        )
-        resetting, obs = done, next_obs
+        steps += transitions
 
         if tracker.maybe_evaluate(steps, act) and stop_when_solved:
             break
