@@ -19,7 +19,7 @@ from torch.func import functional_call, grad, vmap
 
 from pgtheory.algos.common import mlp, sample_actions
 from pgtheory.algos.reinforce import Episodes, ReinforceConfig, collect_episodes, reinforce_loss
-from pgtheory.envs.oracle import OracleVectorEnv
+from pgtheory.envs.oracle import OracleVectorEnv, network_logits
 from pgtheory.envs.tabular import TabularMDP
 
 #: Batches differentiated at once (bounded memory: episodes are padded to the longest).
@@ -46,9 +46,7 @@ def directions(
 ) -> torch.Tensor:
     """Columns: reference / |reference|, then orthonormal random directions orthogonal to it."""
     u = reference / reference.norm()
-    others = torch.randn(
-        reference.numel(), orthogonal, generator=generator, dtype=reference.dtype
-    )
+    others = torch.randn(reference.numel(), orthogonal, generator=generator, dtype=reference.dtype)
     basis, _ = torch.linalg.qr(torch.cat([u[:, None], others], 1))
     basis[:, 0] = u  # QR's first column is +-u
     return basis
@@ -176,3 +174,24 @@ class ExactValue(torch.nn.Module):
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return obs @ self.values
+
+
+def exact_fisher(
+    network: torch.nn.Module, mdp: TabularMDP, state_weights: torch.Tensor
+) -> torch.Tensor:
+    """The Fisher matrix of a softmax policy network in its parameters, exactly:
+    sum_s w(s) J_s^T (diag pi_s - pi_s pi_s^T) J_s with J_s = d logits(s) / d theta and
+    ``state_weights`` w normalised to sum 1 (float64, ``named_parameters`` order)."""
+    params = {k: v.detach().double() for k, v in network.named_parameters()}
+    shapes = [(k, v.shape, v.numel()) for k, v in params.items()]
+    flat = torch.cat([v.flatten() for v in params.values()])
+
+    def logits_of(vector: torch.Tensor) -> torch.Tensor:
+        split = dict(zip(params, vector.split([n for _, _, n in shapes]), strict=True))
+        return network_logits(network, mdp, {k: split[k].view(shape) for k, shape, _ in shapes})
+
+    jacobian = torch.autograd.functional.jacobian(logits_of, flat)  # (S, A, P)
+    pi = logits_of(flat).softmax(-1)
+    per_state = torch.diag_embed(pi) - pi[:, :, None] * pi[:, None, :]
+    w = state_weights / state_weights.sum()
+    return torch.einsum("s,sap,sab,sbq->pq", w, jacobian, per_state, jacobian)
