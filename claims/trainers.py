@@ -34,6 +34,7 @@ from pgtheory.algos.reinforce import ReinforceConfig
 from pgtheory.claim import (
     Claim,
     Kind,
+    Requirement,
     Slip,
     SlipKind,
     Source,
@@ -43,7 +44,12 @@ from pgtheory.claim import (
     negative_control,
 )
 from pgtheory.context import Context
-from pgtheory.envs.oracle import OracleVectorEnv, exact_network_gradient, network_logits
+from pgtheory.envs.oracle import (
+    OracleVectorEnv,
+    TabularMDPEnv,
+    exact_network_gradient,
+    network_logits,
+)
 from pgtheory.envs.tabular import chain_episodic_mdp, expected_return, state_values, visitation
 from pgtheory.implementation import (
     ExactValue,
@@ -680,4 +686,161 @@ PPO_SURROGATE_AT_OLD = Claim(
             ),
         ),
     ),
+)
+
+
+# --- 004-gae-stable-baselines3 -------------------------------------------------------------------
+
+
+def _sb3_missing() -> str | None:
+    import importlib.util
+
+    if importlib.util.find_spec("stable_baselines3") is None:
+        return "Stable-Baselines3 is not installed (pip install 'pgtheory[bench]')"
+    return None
+
+
+class TransitionRecorder(gym.Wrapper):
+    """Records one environment's steps as the environment returned them (the observation
+    before, the action, reward, flags, the observation after), for a vectoriser that resets
+    by itself (Stable-Baselines3's)."""
+
+    def __init__(self, env: gym.Env):
+        super().__init__(env)
+        self.steps: list[dict] = []
+        self._obs = None
+
+    def reset(self, **kwargs):
+        self._obs, info = self.env.reset(**kwargs)
+        return self._obs, info
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.steps.append(
+            {
+                "before": self._obs,
+                "action": int(action),
+                "reward": float(reward),
+                "terminated": bool(terminated),
+                "truncated": bool(truncated and not terminated),
+                "after": obs,
+                "reset": False,
+            }
+        )
+        self._obs = obs
+        return obs, reward, terminated, truncated, info
+
+
+def sb3_rollout_against_definition(handle_timeouts: bool = True) -> Callable[[Context], Finding]:
+    """Stable-Baselines3's PPO collects one rollout on the oracle (its DummyVecEnv of
+    time-limited copies); its policy has no hidden layers, so that its value head, set to the
+    exact V, is the exact critic. Its buffer's advantages and returns against 004's formula
+    from the recorded steps. The control removes SB3's bootstrap at a time limit."""
+
+    def run(ctx: Context) -> Finding:
+        from stable_baselines3 import PPO
+        from stable_baselines3.common.vec_env import DummyVecEnv
+
+        mdp = CHAIN.with_gamma(GAE_GAMMA)
+        values = state_values(mdp, torch.zeros(mdp.num_states, 2, dtype=torch.float64))
+        recorders = [
+            TransitionRecorder(gym.wrappers.TimeLimit(TabularMDPEnv(mdp), TIME_LIMIT))
+            for _ in range(GAE_ENVS)
+        ]
+        # the control hides the truncation from SB3 (not from the recorder): no bootstrap
+        seen = recorders if handle_timeouts else [_TruncationHidden(r) for r in recorders]
+        env = DummyVecEnv([lambda e=e: e for e in seen])
+        seed = ctx.substream("rollout") % 2**31
+        model = PPO(
+            "MlpPolicy",
+            env,
+            n_steps=GAE_STEPS,
+            gamma=GAE_GAMMA,
+            gae_lambda=GAE_LAMBDA,
+            policy_kwargs={"net_arch": {"pi": [], "vf": []}},
+            seed=seed,
+            device="cpu",
+        )
+        with torch.no_grad():  # the value head on one-hot observations: V itself
+            model.policy.value_net.weight.copy_(values.float()[None, :])
+            model.policy.value_net.bias.zero_()
+        _, callback = model._setup_learn(GAE_STEPS * GAE_ENVS, callback=None)
+        for recorder in recorders:
+            recorder.steps.clear()  # _setup_learn resets; the buffer starts at the next step
+        model.collect_rollouts(model.env, callback, model.rollout_buffer, GAE_STEPS)
+        steps = [
+            {key: np.stack([r.steps[t][key] for r in recorders]) for key in recorders[0].steps[0]}
+            for t in range(GAE_STEPS)
+        ]
+        reference = gae_by_definition(steps, values.numpy(), GAE_GAMMA, GAE_LAMBDA)
+        states = np.stack([s["before"].argmax(-1) for s in steps])
+        buffer = model.rollout_buffer
+        counts = {
+            "terminations": int(sum(s["terminated"].sum() for s in steps)),
+            "truncations": int(sum(s["truncated"].sum() for s in steps)),
+        }
+        finding = all_hold(
+            [
+                exact_comparison(
+                    np.concatenate([buffer.advantages.ravel(), buffer.returns.ravel()]),
+                    np.concatenate(
+                        [reference.ravel(), (reference + values.numpy()[states]).ravel()]
+                    ),
+                    tolerance=1e-5,
+                    method="Stable-Baselines3's buffer advantages and returns against 004's "
+                    "GAE written out from the recorded steps",
+                ),
+                exact_bound(
+                    min(counts.values()),
+                    1,
+                    relation="at_least",
+                    method="terminations and truncations in the rollout",
+                    note=", ".join(f"{v} {k}" for k, v in counts.items()),
+                ),
+            ]
+        )
+        finding.data.update(counts)
+        return finding
+
+    return run
+
+
+class _TruncationHidden(gym.Wrapper):
+    """Reports a time-limit truncation as a termination (SB3 then does not bootstrap)."""
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return obs, reward, terminated or truncated, False, info
+
+
+GAE_SB3 = Claim(
+    id="004-gae-stable-baselines3",
+    title="Stable-Baselines3's PPO advantages are 004's GAE",
+    statement=r"\hat A_t = \sum_{l \ge 0} (\gamma\lambda)^l \delta_{t+l}\ \text{(SB3's rollout buffer)}",
+    sources=(Source("004", "Proximal Policy Optimization (PPO)", "GAE (Advantage Estimation)"),),
+    conditions=(
+        "Stable-Baselines3's PPO (collect_rollouts and its rollout buffer) on the oracle with "
+        "a time limit shorter than the natural episode, its value head the exact V; the sum "
+        "runs to the episode's end or the rollout's, bootstrapped at a time limit"
+    ),
+    expected=Verdict.CONFIRMED,
+    reading=(
+        "The same machinery as 004-gae-trainer-matches-definition, pointed at someone else's "
+        "implementation: Stable-Baselines3 computes GAE in its rollout buffer and bootstraps "
+        "at a time limit from the terminal observation its vector environment keeps."
+    ),
+    checks=(
+        check(
+            "SB3's rollout buffer against 004's GAE (exact)",
+            Kind.EXACT,
+            sb3_rollout_against_definition(),
+        ),
+        negative_control(
+            "truncation hidden from SB3 (no bootstrap)",
+            Kind.EXACT,
+            sb3_rollout_against_definition(handle_timeouts=False),
+            slip=Slip("no bootstrap at a time-limit truncation", SlipKind.OMISSION),
+        ),
+    ),
+    requires=(Requirement("Stable-Baselines3", _sb3_missing),),
 )
