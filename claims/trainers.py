@@ -19,17 +19,10 @@ import numpy as np
 import torch
 from torch.nn.utils import parameters_to_vector
 
-from pgtheory.algos.actor_critic import ActorCriticConfig, Transitions, actor_critic_step
+from pgtheory.algos import actor_critic, natural, ppo
+from pgtheory.algos.actor_critic import ActorCriticConfig, Transitions
 from pgtheory.algos.common import log_prob_of
-from pgtheory.algos.natural import natural_gradient_step
-from pgtheory.algos.ppo import (
-    ActorCritic,
-    PPOConfig,
-    Rollout,
-    advantages_and_returns,
-    clipped_surrogate,
-    collect_rollout,
-)
+from pgtheory.algos.ppo import ActorCritic, PPOConfig, Rollout
 from pgtheory.algos.reinforce import ReinforceConfig
 from pgtheory.claim import (
     Claim,
@@ -236,10 +229,10 @@ def ppo_rollout_against_definition(
         with plant(), torch.random.fork_rng():
             torch.manual_seed(seed)
             # two rollouts, the second checked: it starts mid-episode, where the first left off
-            _, obs, resetting = collect_rollout(envs, agent, obs, resetting, cfg)
+            _, obs, resetting = ppo.collect_rollout(envs, agent, obs, resetting, cfg)
             recorder.steps.clear()
-            rollout, obs, resetting = collect_rollout(envs, agent, obs, resetting, cfg)
-            advantages, returns = advantages_and_returns(rollout, agent, obs, cfg)
+            rollout, obs, resetting = ppo.collect_rollout(envs, agent, obs, resetting, cfg)
+            advantages, returns = ppo.advantages_and_returns(rollout, agent, obs, cfg)
         reference = gae_by_definition(recorder.steps, values.numpy(), GAE_GAMMA, GAE_LAMBDA)
         transitions = ~np.isnan(reference)
         states = np.stack([s["before"].argmax(-1) for s in recorder.steps])
@@ -377,7 +370,7 @@ def actor_critic_against_update(
         with plant(), torch.random.fork_rng():
             torch.manual_seed(seed)
             for _ in range(AC_STEPS):
-                state, actor_loss, _, _ = actor_critic_step(
+                state, actor_loss, _, _ = actor_critic.actor_critic_step(
                     recorder, actor, ExactValue(values), state, cfg
                 )
                 grads = torch.autograd.grad(-actor_loss, list(actor.parameters()))
@@ -515,7 +508,7 @@ def natural_step(max_kl: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tenso
     gradient = exact_network_gradient(network, CHAIN).double()
     objective = expected_return(CHAIN, network_logits(network, CHAIN)).float()
     states = torch.eye(CHAIN.num_states)[live]
-    natural_gradient_step(network, states, visits.float(), objective, max_kl, damping=0.0)
+    natural.natural_gradient_step(network, states, visits.float(), objective, max_kl, damping=0.0)
     step = (parameters_to_vector(network.parameters()).detach() - old).double()
     new = network_logits(network, CHAIN).detach()[live].log_softmax(-1)
     pi = logits[live].softmax(-1)
@@ -610,8 +603,8 @@ def ppo_batch() -> tuple[ActorCritic, Rollout, torch.Tensor]:
     obs = torch.as_tensor(envs.reset(seed=POLICY_SEED)[0])
     with torch.random.fork_rng():
         torch.manual_seed(POLICY_SEED)
-        rollout, obs, _ = collect_rollout(envs, agent, obs, np.zeros(GAE_ENVS, bool), cfg)
-    advantages, _ = advantages_and_returns(rollout, agent, obs, cfg)
+        rollout, obs, _ = ppo.collect_rollout(envs, agent, obs, np.zeros(GAE_ENVS, bool), cfg)
+    advantages, _ = ppo.advantages_and_returns(rollout, agent, obs, cfg)
     return agent, rollout, advantages
 
 
@@ -630,7 +623,7 @@ def surrogate_gradient_at_old_policy(
         params = list(agent.actor.parameters())
         logits = agent.actor(obs)
         old = log_prob_of(logits, actions) if stale_old_log_probs else rollout.log_probs[keep]
-        surrogate = clipped_surrogate(logits, actions, old, adv, clip=0.2)
+        surrogate = ppo.clipped_surrogate(logits, actions, old, adv, clip=0.2)
         trainer = torch.autograd.grad(surrogate, params)
         vanilla = torch.autograd.grad((log_prob_of(agent.actor(obs), actions) * adv).mean(), params)
         return exact_comparison(

@@ -17,8 +17,9 @@ import numpy as np
 import torch
 from torch.func import functional_call, grad, vmap
 
+from pgtheory.algos import reinforce
 from pgtheory.algos.common import mlp, sample_actions
-from pgtheory.algos.reinforce import Episodes, ReinforceConfig, collect_episodes, reinforce_loss
+from pgtheory.algos.reinforce import Episodes, ReinforceConfig
 from pgtheory.envs.oracle import OracleVectorEnv, network_logits
 from pgtheory.envs.tabular import TabularMDP
 
@@ -74,7 +75,7 @@ def reinforce_updates(
 
     def minus_loss(p, obs, actions, rewards, live):
         episodes = Episodes(obs, actions, rewards, live)
-        objective, value_loss = reinforce_loss(
+        objective, value_loss = reinforce.reinforce_loss(
             lambda x: functional_call(policy, p, (x,)), value, episodes, cfg, ema
         )
         return objective - value_loss
@@ -84,7 +85,7 @@ def reinforce_updates(
         envs.reset(seed=seed)
         with torch.random.fork_rng():  # the trainer samples actions from torch's global stream
             torch.manual_seed(seed)
-            episodes = collect_episodes(envs, act, torch.device("cpu"))
+            episodes = reinforce.collect_episodes(envs, act, torch.device("cpu"))
         per_batch = [x.reshape(n, cfg.num_envs, *x.shape[1:]) for x in vars(episodes).values()]
         grads = vmap(grad(minus_loss), in_dims=(None, 0, 0, 0, 0))(params, *per_batch)
         flat = torch.cat([g.reshape(n, -1) for g in grads.values()], 1)
