@@ -1,7 +1,9 @@
 """Importance sampling: E_p[f] = E_q[(p/q) f], and the support condition it needs."""
 
 import math
+from dataclasses import replace
 
+import numpy as np
 import torch
 
 from pgtheory.claim import (
@@ -14,10 +16,12 @@ from pgtheory.claim import (
     Verdict,
     beyond_conditions,
     check,
+    effect,
     negative_control,
 )
 from pgtheory.context import Context
-from pgtheory.stats import Finding, exact_comparison
+from pgtheory.envs.finite import FiniteMDP, random_mdp
+from pgtheory.stats import Finding, effect_size, exact_comparison
 
 LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
@@ -77,6 +81,49 @@ def gaussian_identity_mc(proposal: str):
     return run
 
 
+DEMONSTRATION_HORIZON = 100
+
+
+def supported_share(mdp: FiniteMDP, target: torch.Tensor, covered: torch.Tensor) -> float:
+    """E_target[R 1{every action covered}] / E_target[R] over mdp.horizon steps (rewards >= 0):
+    what the identity, summed over the behaviour's support, recovers of the target's
+    expectation. Backward: surv(s) is the probability that the remaining actions are all
+    covered, val(s) the expected return of such trajectories (as in off_policy's
+    supported_share, which is checked there against enumeration)."""
+    P, r = mdp.transitions.numpy(), mdp.rewards.numpy()
+    pi = torch.softmax(target, -1).numpy()
+    kept = pi * covered.numpy()
+    surv, val, full = np.ones(len(r)), np.zeros(len(r)), np.zeros(len(r))
+    for _ in range(mdp.horizon):
+        next_surv, next_val, next_full = P @ surv, P @ val, P @ full
+        val = (kept * (r * next_surv + next_val)).sum(-1)
+        full = (pi * (r + next_full)).sum(-1)
+        surv = (kept * next_surv).sum(-1)
+    initial = mdp.initial.numpy()
+    return float(initial @ val / (initial @ full))
+
+
+def demonstration_effect(ctx: Context) -> Finding:
+    """1 - E_demonstrator[w R] / E_target[R] when the off-policy data come from a deterministic
+    demonstrator (one fixed action per state, as a scripted or human demonstration may be) and
+    the target is a softmax policy: 100-step episodes of five random MDPs, median."""
+    gen = ctx.cpu_generator()
+    sizes = []
+    for _ in range(5):
+        mdp = random_mdp(3, 2, DEMONSTRATION_HORIZON, gen)
+        mdp = replace(mdp, rewards=torch.rand(3, 2, generator=gen, dtype=torch.float64))
+        target = torch.randn(3, 2, generator=gen, dtype=torch.float64)
+        action = torch.randint(0, 2, (3,), generator=gen)
+        covered = torch.nn.functional.one_hot(action, 2).to(torch.float64)
+        sizes.append(1.0 - supported_share(mdp, target, covered))
+    return effect_size(
+        float(np.median(sizes)),
+        measure="1 - E_behaviour[w R] / E_target[R], median over five MDPs",
+        setting="deterministic demonstrations (one fixed action per state), softmax target, "
+        "100-step episodes of five random MDPs (3 states, 2 actions, rewards uniform in [0, 1])",
+    )
+
+
 IS_IDENTITY = Claim(
     id="002-is-identity",
     title="The importance-sampling identity",
@@ -118,6 +165,11 @@ IS_IDENTITY = Claim(
             Kind.MONTE_CARLO,
             gaussian_identity_mc("unnormalised"),
             slip=Slip("weights without their normalising constants", SlipKind.OMISSION),
+        ),
+        effect(
+            "share of E[R] lost with deterministic demonstrations, 100 steps (exact)",
+            Kind.EXACT,
+            demonstration_effect,
         ),
     ),
 )

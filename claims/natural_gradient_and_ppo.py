@@ -5,6 +5,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 import torch
+from scipy.optimize import minimize
 
 from pgtheory.claim import Claim, Kind, Slip, SlipKind, Source, Verdict, check, negative_control
 from pgtheory.context import Context
@@ -202,6 +203,105 @@ NPG_INVARIANCE = Claim(
             Kind.EXACT,
             update_invariance(False),
             slip=Slip("the plain gradient where the natural one belongs", SlipKind.WRONG_TERM),
+        ),
+    ),
+)
+
+# --- 002-npg-steepest-ascent -------------------------------------------------------------------
+
+TRUST_RADIUS = 0.01  # epsilon in 1/2 d^T F d = epsilon
+
+
+def bandit_fisher_and_gradient(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
+    """A bandit with logits (theta, 0), theta in R^3 (F invertible), random rewards: F and grad J
+    in closed form, d log pi(a) / d theta_j = [a = j] - pi_j."""
+    gen = ctx.cpu_generator()
+    theta = torch.randn(K - 1, generator=gen, dtype=torch.float64).numpy()
+    rewards = torch.randn(K, generator=gen, dtype=torch.float64).numpy()
+    z = np.concatenate([theta, [0.0]])
+    pi = np.exp(z - z.max())
+    pi /= pi.sum()
+    jac = (np.eye(K) - pi)[:, : K - 1]  # row a: grad_theta log pi(a)
+    F = (pi[:, None, None] * jac[:, :, None] * jac[:, None, :]).sum(0)
+    return F, (pi[:, None] * jac * rewards[:, None]).sum(0)
+
+
+def steepest_ascent(candidate: str):
+    """argmax g^T d subject to 1/2 d^T F d = epsilon, found by a constrained optimiser (SLSQP),
+    against a closed-form candidate scaled onto the constraint: ``natural`` F^-1 g, or, for the
+    controls, ``plain`` g and ``fisher`` F g."""
+
+    def run(ctx: Context) -> Finding:
+        F, g = bandit_fisher_and_gradient(ctx)
+        start = np.ones(K - 1) * 0.01
+        found = minimize(
+            lambda d: -g @ d,
+            start,
+            jac=lambda d: -g,
+            constraints=[
+                {
+                    "type": "eq",
+                    "fun": lambda d: 0.5 * d @ F @ d - TRUST_RADIUS,
+                    "jac": lambda d: F @ d,
+                }
+            ],
+            method="SLSQP",
+            options={"ftol": 1e-15, "maxiter": 500},
+        )
+        direction = {"natural": np.linalg.solve(F, g), "plain": g, "fisher": F @ g}[candidate]
+        scaled = direction * np.sqrt(2 * TRUST_RADIUS / (direction @ F @ direction))
+        if not found.success:
+            return exact_properties(
+                [f"SLSQP did not converge: {found.message}"],
+                method="constrained optimisation (SLSQP)",
+                checked="",
+            )
+        return exact_comparison(
+            found.x,
+            scaled,
+            tolerance=1e-6,
+            method=f"SLSQP's maximiser against the {candidate} direction on the constraint",
+        )
+
+    return run
+
+
+NPG_STEEPEST_ASCENT = Claim(
+    id="002-npg-steepest-ascent",
+    title="The natural gradient is the steepest ascent under a KL (Fisher) trust region",
+    statement=r"\arg\max_{d:\ \frac12 d^T F d = \epsilon} \nabla_\theta J^T d = \sqrt{\frac{2\epsilon}{\nabla J^T F^{-1} \nabla J}}\, F^{-1} \nabla_\theta J",
+    sources=(
+        Source(
+            "002",
+            "8.2. Natural Policy Gradient",
+            "Rescale gradients so updates are equal in **policy space**, not **parameter space**.",
+        ),
+        Source("002", "8.2. Natural Policy Gradient", "Natural Gradient Update:"),
+    ),
+    conditions="F positive definite (a bandit with logits (theta, 0), theta in R^3); the KL "
+    "replaced by its quadratic form, as 002 does; epsilon = 0.01.",
+    expected=Verdict.CONFIRMED,
+    reading="Constraining 1/2 d^T F d, the second-order KL between the old and new policies, "
+    "measures the step in policy space. The Lagrange condition g = lambda F d gives d "
+    "proportional to F^-1 g, 002's natural gradient update, while the plain gradient is the "
+    "steepest ascent for the Euclidean constraint in parameter space.",
+    checks=(
+        check(
+            "SLSQP's maximiser = scaled F^-1 g (numerical optimisation, tolerance 1e-6)",
+            Kind.EXACT,
+            steepest_ascent("natural"),
+        ),
+        negative_control(
+            "SLSQP's maximiser = scaled g (numerical optimisation)",
+            Kind.EXACT,
+            steepest_ascent("plain"),
+            slip=Slip("the Euclidean steepest ascent g where F^-1 g belongs", SlipKind.WRONG_TERM),
+        ),
+        negative_control(
+            "SLSQP's maximiser = scaled F g (numerical optimisation)",
+            Kind.EXACT,
+            steepest_ascent("fisher"),
+            slip=Slip("F where F^-1 belongs", SlipKind.EXPONENT),
         ),
     ),
 )

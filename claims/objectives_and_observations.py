@@ -1,29 +1,47 @@
-"""001, 002, 003: the objective as a sum over trajectories, the loss sign in code, and policy
-gradients under partial observability."""
+"""001, 002, 003: the objective as a sum over trajectories and its sample estimate, the number
+of trajectories, the direction of the update and the loss sign in code, and policy gradients
+under partial observability."""
+
+from dataclasses import replace
 
 import numpy as np
 import torch
 
-from pgtheory.claim import Claim, Kind, Slip, SlipKind, Source, Verdict, check, negative_control
+from pgtheory.claim import (
+    Claim,
+    Kind,
+    Severity,
+    Slip,
+    SlipKind,
+    Source,
+    Verdict,
+    check,
+    effect,
+    negative_control,
+)
 from pgtheory.context import Context
 from pgtheory.envs.finite import (
     FiniteMDP,
     discounted_return,
     enumerate_trajectories,
+    exact_policy_gradient,
     expected_return,
     finite_horizon_values,
     log_dynamics,
     random_cases,
     random_mdp,
     sample_trajectories,
+    step_rewards,
     to_device,
     trajectory_expectation,
     trajectory_probability,
 )
 from pgtheory.envs.tabular import TabularMDP
 from pgtheory.envs.tabular import expected_return as tabular_expected_return
+from pgtheory.estimators import discounted_reward_to_go
+from pgtheory.montecarlo import Sampler
 from pgtheory.policies import SoftmaxPolicy
-from pgtheory.stats import Finding, exact_bound, exact_comparison
+from pgtheory.stats import Finding, all_hold, effect_size, exact_bound, exact_comparison
 
 
 def random_case(ctx: Context, horizon: int = 4, states: int = 3):
@@ -104,12 +122,13 @@ MC_OBJECTIVE = Claim(
         Source(
             "002",
             "2.1. Evaluating the Objective",
-            "More samples lead to a more accurate estimate.",
+            "Estimate $J(\\theta)$ by collecting $N$ sampled trajectories $\\tau_i$:",
         ),
     ),
     conditions="On-policy samples.",
     expected=Verdict.CONFIRMED,
-    reading="An unbiased sample mean.",
+    reading="The average of the N returns is a sample mean of R(tau) under P_theta, so its "
+    "expectation is J(theta): the estimate is unbiased for any N.",
     checks=(
         check("average return against the exact J (MC)", Kind.MONTE_CARLO, sample_average(False)),
         negative_control(
@@ -121,23 +140,175 @@ MC_OBJECTIVE = Claim(
     ),
 )
 
-COUNT_HORIZONS = np.arange(1, 7)
+# --- 002-more-samples-more-accurate ------------------------------------------------------------
+
+SAMPLE_COUNTS = 2.0 ** np.arange(0, 7)  # N = 1, 2, ..., 64 trajectories per estimate
+EXACT_COUNTS = (1, 2, 3)
 
 
-def trajectory_counts(growth: str):
-    """Trajectories of positive probability for H = 1..6 (S = 3, A = 2), counted by enumeration,
-    against (S A)^H (``exponential``) or, for the control, S A H (``linear``)."""
+def mse_scaling(predicted: float):
+    """MC: the squared error (average return of N trajectories - J)^2 for N = 1..64, its mean's
+    exponent in N fitted on a log-log scale against ``predicted``."""
+
+    def run(ctx: Context) -> Finding:
+        mdp, logits = random_case(ctx)
+        reference = float(expected_return(mdp, logits))
+
+        def make_sampler(count: float, device) -> Sampler:
+            mdp_d, policy = to_device(mdp, device), SoftmaxPolicy(logits.to(device))
+            N = int(count)
+
+            def sampler(n: int, gen: torch.Generator) -> torch.Tensor:
+                returns = discounted_return(mdp_d, sample_trajectories(mdp_d, policy, n * N, gen))
+                return (returns.reshape(n, N).mean(1) - reference) ** 2
+
+            return sampler
+
+        return ctx.scaling_test(make_sampler, SAMPLE_COUNTS, predicted, samples_per_point=2_000)
+
+    return run
+
+
+def mse_exact(power: float):
+    """Exact: E[(average of N returns - J)^2] over every N-tuple of trajectories (H = 2, so 36
+    trajectories and 36^N tuples), times N^power, the same for N = 1, 2, 3 when the MSE falls
+    like N^-power."""
+
+    def run(ctx: Context) -> Finding:
+        mdp, logits = random_case(ctx, horizon=2)
+        traj = enumerate_trajectories(mdp)
+        prob = trajectory_probability(mdp, SoftmaxPolicy(logits), traj)
+        returns = discounted_return(mdp, traj)
+        J = float((prob * returns).sum())
+        scaled = []
+        for N in EXACT_COUNTS:
+            tuple_prob, tuple_sum = (
+                torch.ones(1, dtype=torch.float64),
+                torch.zeros(1, dtype=torch.float64),
+            )
+            for _ in range(N):  # the joint law of N independent trajectories
+                tuple_prob = (tuple_prob[:, None] * prob[None, :]).flatten()
+                tuple_sum = (tuple_sum[:, None] + returns[None, :]).flatten()
+            mse = float((tuple_prob * (tuple_sum / N - J) ** 2).sum())
+            scaled.append(mse * N**power)
+        return exact_comparison(
+            scaled,
+            [scaled[0]] * len(scaled),
+            method="exact MSE over every N-tuple of trajectories, times N^power",
+        )
+
+    return run
+
+
+MORE_SAMPLES = Claim(
+    id="002-more-samples-more-accurate",
+    title="More sampled trajectories give a more accurate estimate of J",
+    statement=r"\mathbb{E}\Big[\Big(\frac1N \sum_{i=1}^N R(\tau_i) - J(\theta)\Big)^2\Big] = \frac{\mathrm{Var}[R(\tau)]}{N}",
+    sources=(
+        Source(
+            "002",
+            "2.1. Evaluating the Objective",
+            "More samples lead to a more accurate estimate.",
+        ),
+    ),
+    conditions="N independent on-policy trajectories; R(tau) of finite variance.",
+    expected=Verdict.CONFIRMED,
+    reading="The average of N independent returns is unbiased and its variance is Var[R] / N, "
+    "so the mean squared error falls like 1/N: more samples, more accuracy.",
+    checks=(
+        check(
+            "N MSE(N) constant, N = 1, 2, 3 (exact, every N-tuple)",
+            Kind.EXACT,
+            mse_exact(1.0),
+        ),
+        check(
+            "MSE exponent in N = -1, N = 1..64 (MC, log-log fit)",
+            Kind.MONTE_CARLO,
+            mse_scaling(-1.0),
+        ),
+        negative_control(
+            "MSE exponent in N = -1/2 (MC, log-log fit)",
+            Kind.MONTE_CARLO,
+            mse_scaling(-0.5),
+            slip=Slip("the root-mean-square error's rate taken for the MSE's", SlipKind.EXPONENT),
+        ),
+        negative_control(
+            "sqrt(N) MSE(N) constant (exact, every N-tuple)",
+            Kind.EXACT,
+            mse_exact(0.5),
+            slip=Slip("the root-mean-square error's rate taken for the MSE's", SlipKind.EXPONENT),
+        ),
+    ),
+)
+
+COUNT_HORIZONS = np.arange(1, 6)
+
+
+def sparse_mdp(generator: torch.Generator, states: int = 3, actions: int = 2) -> FiniteMDP:
+    """A random MDP whose dynamics are sparse: each (s, a) reaches a random nonempty subset of
+    the states (Dirichlet weights on it), and the initial law charges a random nonempty subset,
+    so that counting the possible trajectories is not counting every sequence."""
+
+    def sparse_law(*shape: int) -> torch.Tensor:
+        keep = torch.rand(*shape, generator=generator) < 0.5
+        first = torch.randint(0, shape[-1], shape[:-1], generator=generator)
+        keep |= torch.nn.functional.one_hot(first, shape[-1]).bool()  # never empty
+        e = -torch.rand(*shape, generator=generator, dtype=torch.float64).log() * keep
+        return e / e.sum(-1, keepdim=True)
+
+    return FiniteMDP(
+        transitions=sparse_law(states, actions, states),
+        rewards=torch.zeros(states, actions, dtype=torch.float64),
+        initial=sparse_law(states),
+        horizon=1,
+    )
+
+
+def trajectory_counts(law: str):
+    """Trajectories (s_0, a_0, ..., s_{H-1}, a_{H-1}) of positive probability under a softmax
+    policy, counted by enumeration for H = 1..5 on five sparse MDPs, against a law: ``transfer``,
+    |A| u^T B^{H-1} 1 with u the initial support and B[s, s'] the number of actions leading from
+    s to s' (growth rate: B's spectral radius, which must exceed 1); ``shifted``, the exponent
+    H in place of H - 1; ``dense``, (S A)^H, every sequence counted, possible or not."""
 
     def run(ctx: Context) -> Finding:
         gen = ctx.cpu_generator()
-        counts = []
-        for h in COUNT_HORIZONS:
-            traj = enumerate_trajectories(mdp := random_mdp(3, 2, int(h), gen))
-            counts.append(float((log_dynamics(mdp, traj) > -torch.inf).sum()))
-        predicted = [6.0**h if growth == "exponential" else 6.0 * h for h in COUNT_HORIZONS]
-        return exact_comparison(
-            counts, predicted, tolerance=0.0, method="trajectories counted by enumeration"
-        )
+        findings = []
+        for _ in range(5):
+            mdp = sparse_mdp(gen)
+            B = (mdp.transitions > 0).to(torch.float64).sum(1)  # (S, S')
+            u = (mdp.initial > 0).to(torch.float64)
+            counts, predicted = [], []
+            for h in COUNT_HORIZONS:
+                traj = enumerate_trajectories(replace(mdp, horizon=int(h)))
+                counts.append(float((log_dynamics(mdp, traj) > -torch.inf).sum()))
+                power = int(h) - 1 if law == "transfer" else int(h)
+                paths = (
+                    u
+                    @ torch.linalg.matrix_power(B, power)
+                    @ torch.ones(mdp.num_states, dtype=torch.float64)
+                )
+                predicted.append(
+                    float(mdp.num_states * mdp.num_actions) ** int(h)
+                    if law == "dense"
+                    else mdp.num_actions * float(paths)
+                )
+            findings.append(
+                exact_comparison(
+                    counts, predicted, tolerance=0.0, method="trajectories counted by enumeration"
+                )
+            )
+            rate = float(torch.linalg.eigvals(B).abs().max())
+            findings.append(
+                exact_bound(
+                    rate,
+                    1.0,
+                    relation="above",
+                    method="spectral radius of the branching matrix B",
+                    note=f"growth rate per step {rate:.4g}",
+                )
+            )
+        return all_hold(findings)
 
     return run
 
@@ -145,24 +316,190 @@ def trajectory_counts(growth: str):
 TRAJ_COUNT_EXPONENTIAL = Claim(
     id="001-traj-count-exponential",
     title="The number of trajectories grows exponentially with their length",
-    statement=r"|\{\tau\}| = (|S|\,|A|)^{H}",
+    statement=r"N(H) = |A|\, u^T B^{H-1} \mathbf{1} \sim c\,\lambda^{H},\ \lambda = \rho(B) > 1,\quad B_{s s'} = \#\{a: P(s'|s,a) > 0\}",
     sources=(
         Source("001", "Policy Gradient Theorem", "grows exponentially with trajectory length"),
     ),
-    conditions="All transitions possible (dense dynamics).",
+    conditions="A stochastic policy (every action has positive probability); any dynamics, "
+    "sparse ones included.",
     expected=Verdict.CONFIRMED,
-    reading="Counted by enumeration: (S A)^H = 6^H, which is what makes exact sums intractable.",
+    reading="A possible trajectory extends by any action and any state that action can reach, "
+    "so the count follows powers of the branching matrix B, whose rows sum to at least the "
+    "number of actions: the growth rate is at least |A| per step, exponential in the length.",
     checks=(
         check(
-            "count = 6^H for H = 1..6 (exact enumeration)",
+            "counts = |A| u^T B^(H-1) 1 with rate rho(B) > 1, H = 1..5, sparse MDPs (exact)",
             Kind.EXACT,
-            trajectory_counts("exponential"),
+            trajectory_counts("transfer"),
         ),
         negative_control(
-            "count = 6 H (exact enumeration)",
+            "counts = |A| u^T B^H 1 (exact enumeration)",
             Kind.EXACT,
-            trajectory_counts("linear"),
-            slip=Slip("a count linear in H where it is exponential", SlipKind.EXPONENT),
+            trajectory_counts("shifted"),
+            slip=Slip(
+                "the exponent H where H - 1 transitions separate H states", SlipKind.EXPONENT
+            ),
+        ),
+        negative_control(
+            "counts = (S A)^H, every sequence (exact enumeration)",
+            Kind.EXACT,
+            trajectory_counts("dense"),
+            slip=Slip("impossible sequences counted as trajectories", SlipKind.WRONG_TERM),
+        ),
+    ),
+)
+
+# --- 002-descent-wording -----------------------------------------------------------------------
+
+STEP = 0.01
+TRAINING_STEPS, TRAINING_RATE, TRAINING_HORIZON = 200, 1.0, 10
+
+
+def step_changes_return(direction: str):
+    """J after one step of size 0.01 against J before, on five random MDPs (exact enumeration):
+    ``descent``, theta - alpha grad J (002's word); ``ascent``, theta + alpha grad J (002's
+    REINFORCE step 3); ``pseudo-loss``, descent on E[J~] (002's pseudo-loss, 7.2, handed to an
+    optimiser that minimises, without its sign flipped). A step that raises J supports."""
+
+    def run(ctx: Context) -> Finding:
+        findings = []
+        for mdp, logits in random_cases(ctx.cpu_generator(), 5):
+            if direction == "pseudo-loss":
+                traj = enumerate_trajectories(mdp)
+                prob = trajectory_probability(mdp, SoftmaxPolicy(logits), traj).detach()
+                q = discounted_reward_to_go(step_rewards(mdp, traj), 1.0)
+                theta = logits.clone().requires_grad_(True)
+                pseudo = (
+                    prob[:, None] * torch.log_softmax(theta, -1)[traj.states, traj.actions] * q
+                ).sum()
+                (grad,) = torch.autograd.grad(pseudo, theta)
+                after = logits - STEP * grad
+            else:
+                grad = exact_policy_gradient(mdp, logits).reshape(logits.shape)
+                after = logits + (STEP if direction == "ascent" else -STEP) * grad
+            before, new = float(expected_return(mdp, logits)), float(expected_return(mdp, after))
+            findings.append(
+                exact_bound(
+                    new,
+                    before,
+                    relation="above",
+                    method="exact J by enumeration before and after one step",
+                    note=f"J {before:.6g} -> {new:.6g} after one {direction} step",
+                )
+            )
+        return all_hold(findings)
+
+    return run
+
+
+def value_and_gradient(mdp: FiniteMDP, logits: np.ndarray) -> tuple[float, np.ndarray]:
+    """J and grad J for tabular softmax logits by dynamic programming:
+    grad J[s, a] = sum_t d_t(s) pi(a|s) (Q_t(s, a) - V_t(s))."""
+    P, r, initial = mdp.transitions.numpy(), mdp.rewards.numpy(), mdp.initial.numpy()
+    pi = np.exp(logits - logits.max(-1, keepdims=True))
+    pi /= pi.sum(-1, keepdims=True)
+    V, advantages = np.zeros(len(r)), []
+    for _ in range(mdp.horizon):
+        Q = r + P @ V
+        V = (pi * Q).sum(-1)
+        advantages.append(Q - V[:, None])
+    d, grad = initial, np.zeros_like(r)
+    for A_t in reversed(advantages):  # advantages[-1] is step 0
+        grad += d[:, None] * pi * A_t
+        d = np.einsum("s,sa,sat->t", d, pi, P)
+    return float(initial @ V), grad
+
+
+def extreme_value(mdp: FiniteMDP, best: bool) -> float:
+    """The largest (or smallest) J over all policies, by dynamic programming."""
+    P, r = mdp.transitions.numpy(), mdp.rewards.numpy()
+    V = np.zeros(len(r))
+    for _ in range(mdp.horizon):
+        Q = r + P @ V
+        V = Q.max(-1) if best else Q.min(-1)
+    return float(mdp.initial.numpy() @ V)
+
+
+def gradient_by_dp_exact(ctx: Context) -> Finding:
+    """The effect's dynamic-programming gradient against autograd through the enumeration."""
+    return all_hold(
+        [
+            exact_comparison(
+                value_and_gradient(mdp, logits.numpy())[1].flatten(),
+                exact_policy_gradient(mdp, logits),
+            )
+            for mdp, logits in random_cases(ctx.cpu_generator(), 5)
+        ]
+    )
+
+
+def descent_regret_effect(ctx: Context) -> Finding:
+    """Training by 002's word: 200 exact-gradient descent steps from the uniform policy; the
+    share of J's range (best minus worst policy) between where it ends and the best policy."""
+    gen = ctx.cpu_generator()
+    mdp = random_mdp(3, 2, TRAINING_HORIZON, gen)
+    logits = np.zeros((3, 2))
+    for _ in range(TRAINING_STEPS):
+        logits = logits - TRAINING_RATE * value_and_gradient(mdp, logits)[1]
+    J, best, worst = (
+        value_and_gradient(mdp, logits)[0],
+        extreme_value(mdp, True),
+        extreme_value(mdp, False),
+    )
+    return effect_size(
+        (best - J) / (best - worst),
+        measure="(J* - J after descent) / (J* - J_min)",
+        setting=f"{TRAINING_STEPS} steps of exact-gradient descent, rate {TRAINING_RATE}, from the "
+        f"uniform policy, random MDP with 3 states, 2 actions, {TRAINING_HORIZON} steps",
+    )
+
+
+DESCENT_WORDING = Claim(
+    id="002-descent-wording",
+    title="'Gradient descent to maximize' the expected reward: ascent is meant",
+    statement=r"J\big(\theta - \alpha \nabla_\theta J(\theta)\big) > J(\theta) \text{ for small } \alpha > 0",
+    sources=(
+        Source(
+            "002",
+            "1. Introduction to Policy Gradients",
+            "through gradient descent to maximize the expected sum of rewards",
+        ),
+    ),
+    conditions="As written: a gradient-descent step on the objective J it maximises; small "
+    "steps, exact gradients.",
+    expected=Verdict.REFUTED,
+    severity=Severity.ERRATUM,
+    reading="A descent step moves against grad J and lowers J to first order, so descent "
+    "cannot maximise J unless it descends -J. 002 itself writes the update as gradient ascent "
+    "(REINFORCE step 3, and 'performs gradient ascent' in 3.1): the word is a slip.",
+    checks=(
+        check(
+            "as printed: a descent step on J raises J, five random MDPs (exact)",
+            Kind.EXACT,
+            step_changes_return("descent"),
+        ),
+        check(
+            "as meant: an ascent step raises J (exact)",
+            Kind.EXACT,
+            step_changes_return("ascent"),
+        ),
+        check(
+            "the effect's DP gradient = autograd through the enumeration (exact)",
+            Kind.EXACT,
+            gradient_by_dp_exact,
+        ),
+        negative_control(
+            "minimising 002's pseudo-loss J~ as printed raises J (exact)",
+            Kind.EXACT,
+            step_changes_return("pseudo-loss"),
+            slip=Slip(
+                "a loss to maximise handed to a minimiser without its sign flipped", SlipKind.SIGN
+            ),
+        ),
+        effect(
+            "share of J's range lost by 200 descent steps (exact)",
+            Kind.EXACT,
+            descent_regret_effect,
         ),
     ),
 )
