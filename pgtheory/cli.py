@@ -134,8 +134,12 @@ def _config_flags(parser: argparse.ArgumentParser, config: Any) -> None:
             )
         else:
             group.add_argument(
-                flag, dest=f"config_{f.name}", type=type(default),
-                metavar=f.name.upper(), default=None, help=text
+                flag,
+                dest=f"config_{f.name}",
+                type=type(default),
+                metavar=f.name.upper(),
+                default=None,
+                help=text,
             )
 
 
@@ -772,9 +776,17 @@ def _train(args: argparse.Namespace) -> int:
                     if result.solved
                     else "not solved"
                 )
+                exact = (
+                    f"; exact J {result.exact_returns[-1][1]:.4f} (optimal "
+                    f"{result.optimal_return:.4f}, gap "
+                    f"{result.optimal_return - result.exact_returns[-1][1]:.4f})"
+                    if result.exact_returns and result.optimal_return is not None
+                    else ""
+                )
                 bar.write(
                     f"{args.algo} {args.env} seed {seed}: {solved}; "
-                    f"final evaluation {result.final_eval_return:.1f}; {result.sps:,.0f} steps/s"
+                    f"final evaluation {result.final_eval_return:.1f}{exact}; "
+                    f"{result.sps:,.0f} steps/s"
                 )
                 sys.stdout.flush()  # a line per seed as it ends, in a CI log too
                 bar.update()

@@ -1,5 +1,7 @@
 """The exact oracle as a gymnasium environment (issue 15's first step)."""
 
+import json
+
 import gymnasium as gym
 import numpy as np
 import torch
@@ -47,7 +49,29 @@ def test_the_optimum_bounds_every_policy_and_sets_the_threshold():
     assert gym.spec(oracle.ENV_ID).reward_threshold < best
 
 
-def test_train_runs_on_the_oracle(tmp_path):
+def test_train_on_the_oracle_records_the_exact_j_beside_the_curve(tmp_path, capsys):
     out = tmp_path / "run.json"
     argv = ["train", "ppo", "--env", oracle.ENV_ID, "--max-steps", "3000", "--json", str(out)]
     assert main(argv) == 0 and out.exists()
+    seed = json.loads(out.read_text())["seeds"][0]
+    steps = [row[0] for row in seed["curve"]]
+    assert [row[0] for row in seed["exact_returns"]] == steps
+    assert all(j <= seed["optimal_return"] + 1e-9 for _, j in seed["exact_returns"])
+    assert "exact J" in capsys.readouterr().out
+
+
+def test_the_native_vector_env_steps_like_gymnasiums_next_step_autoreset():
+    """One sub-environment stepped by OracleVectorEnv: an episode's end is followed by one
+    autoreset step (reward 0, no flags), and a time limit truncates."""
+    envs = oracle.OracleVectorEnv(num_envs=64, max_episode_steps=3)
+    envs.reset(seed=0)
+    ended = np.zeros(64, bool)
+    seen = {"terminated": 0, "truncated": 0}
+    for _ in range(40):
+        obs, reward, terminated, truncated, info = envs.step(np.zeros(64, int))
+        assert (info["resets"] == ended).all() and (reward[ended] == 0).all()
+        assert not (terminated & truncated).any() and (obs.sum(1) == 1).all()
+        seen["terminated"] += int(terminated.sum())
+        seen["truncated"] += int(truncated.sum())
+        ended = terminated | truncated
+    assert seen["terminated"] > 0 and seen["truncated"] > 0

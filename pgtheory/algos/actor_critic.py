@@ -142,7 +142,7 @@ def train_actor_critic(
         actor_opt.step()
         steps += transitions
 
-        if tracker.maybe_evaluate(steps, act) and stop_when_solved:
+        if tracker.maybe_evaluate(steps, act, actor) and stop_when_solved:
             break
     envs.close()
     return tracker.result(steps, act, actor)

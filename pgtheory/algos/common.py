@@ -8,6 +8,7 @@ returned observation is the real final one, which lets an algorithm bootstrap it
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -125,6 +126,11 @@ class TrainResult:
     steps: int
     seconds: float
     curve: list[tuple[int, float, float]] = field(default_factory=list)
+    exact_returns: list[tuple[int, float]] = field(default_factory=list)
+    """on the exact oracle (pgtheory/RandomMDP-v0): (env steps, the policy's exact J) at each
+    evaluation"""
+    optimal_return: float | None = None
+    """on the exact oracle: the optimal J, by value iteration"""
     diagnostics: list[dict[str, float]] = field(default_factory=list)
     """per update, where the algorithm records them (PPO: approx_kl, clip_fraction,
     explained_variance, entropy, and the env steps so far)"""
@@ -155,15 +161,25 @@ class Tracker:
         self.next_eval = eval_every
         self.curve: list[tuple[int, float, float]] = []
         self.solved_at: tuple[int, float] | None = None
+        self.oracle = exact_oracle(env_id)
+        self.exact_returns: list[tuple[int, float]] = []
 
     def seconds(self) -> float:
         return time.perf_counter() - self.start
 
-    def maybe_evaluate(self, steps: int, act: Callable[[torch.Tensor], torch.Tensor]) -> bool:
-        """Evaluate if ``steps`` passed the next evaluation point; True once solved."""
+    def maybe_evaluate(
+        self,
+        steps: int,
+        act: Callable[[torch.Tensor], torch.Tensor],
+        policy: torch.nn.Module | None = None,
+    ) -> bool:
+        """Evaluate if ``steps`` passed the next evaluation point; True once solved. On the
+        exact oracle the policy network's exact J is recorded beside the sampled return."""
         if steps < self.next_eval:
             return self.solved_at is not None
         self.next_eval = (steps // self.eval_every + 1) * self.eval_every
+        if self.oracle is not None and policy is not None:
+            self.exact_returns.append((steps, self.oracle.exact_return(policy)))
         score = evaluate(
             act, self.env_id, self.eval_episodes, self.seed + 10_000 + len(self.curve), self.device
         )
@@ -180,7 +196,7 @@ class Tracker:
     ) -> TrainResult:
         if not self.curve or self.curve[-1][0] != steps:
             self.next_eval = 0
-            self.maybe_evaluate(steps, act)
+            self.maybe_evaluate(steps, act, policy)
         seconds = self.seconds()
         return TrainResult(
             algo=self.algo,
@@ -194,8 +210,38 @@ class Tracker:
             steps=steps,
             seconds=seconds,
             curve=self.curve,
+            exact_returns=self.exact_returns,
+            optimal_return=self.oracle.optimal if self.oracle is not None else None,
             policy=policy,
         )
+
+
+@dataclass(frozen=True)
+class ExactOracle:
+    """The exact J of a policy network on the oracle environment, and the optimal J."""
+
+    mdp: Any
+    optimal: float
+
+    def exact_return(self, policy: torch.nn.Module) -> float:
+        from pgtheory.envs.oracle import network_logits
+        from pgtheory.envs.tabular import expected_return
+
+        with torch.no_grad():
+            on_cpu = copy.deepcopy(policy).cpu()  # the trainer's network stays where it is
+            return float(expected_return(self.mdp, network_logits(on_cpu, self.mdp)))
+
+
+def exact_oracle(env_id: str) -> ExactOracle | None:
+    """For an environment of :mod:`pgtheory.envs.oracle`, its MDP and optimal J; else None."""
+    entry_point = gym.spec(env_id).entry_point
+    if not getattr(entry_point, "__module__", str(entry_point)).startswith("pgtheory.envs.oracle"):
+        return None
+    spec = gym.spec(env_id)
+    from pgtheory.envs.oracle import DEFAULTS, optimal_return, oracle_mdp
+
+    mdp = oracle_mdp(**{**DEFAULTS, **spec.kwargs})
+    return ExactOracle(mdp, optimal_return(mdp))
 
 
 def seed_everything(seed: int) -> None:

@@ -269,7 +269,7 @@ def train_ppo(
             {"steps": steps, **update_diagnostics(agent, b_obs, b_act, b_logp, b_ret, b_val, clip)}
         )
 
-        if tracker.maybe_evaluate(steps, agent.act) and stop_when_solved:
+        if tracker.maybe_evaluate(steps, agent.act, agent.actor) and stop_when_solved:
             break
     envs.close()
     result = tracker.result(steps, agent.act, agent.actor)

@@ -224,7 +224,7 @@ def train_reinforce(
             nn.utils.clip_grad_norm_(params, 0.5, foreach=True)
             optimiser.step()
 
-        if tracker.maybe_evaluate(steps, act) and stop_when_solved:
+        if tracker.maybe_evaluate(steps, act, policy) and stop_when_solved:
             break
     envs.close()
     return tracker.result(steps, act, policy)

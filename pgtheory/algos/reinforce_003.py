@@ -170,7 +170,7 @@ def train_reinforce_003(
 
     def after_episode(policy: PolicyNetwork, steps: int) -> bool:
         last.update(policy=policy, steps=steps)
-        solved = tracker.maybe_evaluate(steps, act_with(policy))
+        solved = tracker.maybe_evaluate(steps, act_with(policy), policy)
         return (solved and stop_when_solved) or steps >= max_steps
 
     run_program_003(seed, env_id, after_episode)
