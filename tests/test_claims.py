@@ -44,6 +44,24 @@ ISSUE_CLAIMS = {
         000-fig4-R1-batch 000-fig5-R2-lr 000-fig7-R2-schedule 000-fig8-R2-batch 000-fig2-R1-baseline
         000-fig6-R2-baseline 000-R3-proxy-optimum 000-fig9-R3-closer-as-Ns-grows 000-fig10-R4-sparse""",
     "issue-13 findings": """000-text-omits-sigma-bound 000-author-runs-reproduced""",
+    "issue-14 coverage": """000-zeroth-order-link 000-batch-growth-for-convergence
+        000-sparse-reward-rare 000-fig4-fig8-per-update-variance 001-trajectory-length-off-by-one
+        001-exact-gradient-needs-dynamics-derivatives 001-averaging-m-reduces-variance
+        001-example-baseline-reduces-variance 001-eq6-multistep-state-baseline-unbiased
+        002-low-reward-made-less-likely 002-average-reward-decent-baseline
+        002-first-order-reduces-variance 002-first-order-still-improves 002-offpolicy-more-unstable
+        002-more-samples-more-accurate 002-npg-steepest-ascent 002-per-decision-is-unbiased
+        002-descent-wording 003-no-gradient-through-sampling 003-diff-sim-formula-complete
+        003-baseline-is-actor-critic 003-advantage-normalization-reduces-variance
+        003-stepwise-returns-one-step-episode 003-policy-picks-action-in-similar-states
+        003-linear-hyperplane 003-full-return-variance-grows-with-horizon
+        003-recomputed-logprobs-match 003-Gt-truncated-formula 003-batching-reduces-variance
+        004-propto-meaning 004-mu-long-run-frequency 004-weighted-average-of-actions
+        004-baseline-and-ac-updates-gamma-t 004-pgt-proof-notation""",
+    "issue-15 implementations": """001-reinforce-trainer-unbiased 004-gae-trainer-matches-definition
+        004-actor-critic-trainer-update 002-npg-trainer-direction
+        002-ppo-surrogate-gradient-at-old-policy 004-ppo-clip-constrains-updates
+        002-baseline-helps-small-batches 004-gae-stable-baselines3""",
     "issue-6 training code": """003-batchsize-division-equals-smaller-lr
         003-dropout-inference-scaling 003-log-softmax-alt-pong 003-reinforce-cartpole-solves
         003-code-runs-as-printed""",
