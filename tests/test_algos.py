@@ -1,5 +1,6 @@
 """The RL algorithms: GAE against a hand recursion, reproducibility, masking, smoke runs."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -107,6 +108,24 @@ def test_a_config_switch_is_reproducible_and_changes_the_run(algo, switch):
     first, again, default = run(config), run(config), run(trainer.default_config())
     assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
     assert any(not torch.equal(a, d) for a, d in zip(first, default, strict=True))
+
+
+def test_a_variant_keeps_its_defining_fields_whatever_config_it_is_given():
+    """npg and grpo are REINFORCE with a variant: a config passed to them keeps it."""
+    from pgtheory.algos import TRAINERS
+
+    seen = []
+
+    def spy(env_id, seed, max_steps, device, config, **options):
+        seen.append(config)
+
+    for name in ("npg", "grpo"):
+        trainer = dataclasses.replace(TRAINERS[name], function=spy)
+        trainer.train("CartPole-v1", 0, 1, CPU, ReinforceConfig(learning_rate=0.5))
+        trainer.train("CartPole-v1", 0, 1, CPU)
+    assert [c.update for c in seen] == ["natural", "natural", "adam", "adam"]
+    assert [c.baseline for c in seen[2:]] == ["group", "group"]
+    assert seen[0].learning_rate == 0.5 and seen[3].num_envs == 16
 
 
 def test_ppo_records_its_update_diagnostics():
