@@ -12,10 +12,8 @@ claims are skipped.
 """
 
 import ast
-import json
 import math
 import re
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -35,13 +33,23 @@ from pgtheory.claim import (
     negative_control,
 )
 from pgtheory.context import Context
-from pgtheory.envs.notebook_000 import EARLIER_SETTINGS, NOTEBOOK_SETTINGS, Settings
-from pgtheory.sources import companion_000, document_file, seeds_directory
+from pgtheory.envs.notebook_000 import (
+    EARLIER_SETTINGS,
+    NOTEBOOK_SETTINGS,
+    Settings,
+    seeded_replay,
+)
+from pgtheory.sources import (
+    document_file,
+    notebook_000_constants,
+    notebook_000_path,
+    notebook_000_printed_finals,
+    notebook_000_source_and_output,
+    seeds_directory,
+)
 from pgtheory.stats import Finding, Outcome, effect_size, exact_bound, exact_comparison
 
-NOTEBOOK = "policy-gradient-for-optimization.ipynb"
 FIGURES = "Illustrative experiments: Policy Gradient for a Quadratic Loss"
-PRINTED = re.compile(r"Finished: (\S+)\. Final mu=([-\d.]+), sigma=([-\d.]+)")
 #: The printed values have three decimals: a replay reproduces them if within half a unit.
 HALF_UNIT = 0.0005
 PRINT_TOLERANCE = HALF_UNIT + 1e-12
@@ -57,75 +65,8 @@ EARLIER_DECAY = 1000.0
 UNSEEDED_RUN = re.compile(r"^(R[12])_[A-Za-z]+_LR-(\w+?)_BT-(\w+?)_Ns(\d+)_GC-[\d.]+$")
 
 
-# --- the notebook, read at run time ----------------------------------------------------------
-
-
-def notebook_source_and_output() -> tuple[str, str]:
-    """The notebook's code cell and its printed output."""
-    folder = companion_000()
-    cell = json.loads((folder / NOTEBOOK).read_text(encoding="utf-8"))["cells"][0]
-    output = "".join("".join(o.get("text", "")) for o in cell.get("outputs", []))
-    return "".join(cell["source"]), output
-
-
-def printed_finals() -> dict[str, tuple[float, float]]:
-    """Each run's printed final (mu, sigma), by the notebook's run id."""
-    _, output = notebook_source_and_output()
-    return {run: (float(mu), float(sigma)) for run, mu, sigma in PRINTED.findall(output)}
-
-
-_BINARY = {
-    ast.Add: lambda a, b: a + b,
-    ast.Sub: lambda a, b: a - b,
-    ast.Mult: lambda a, b: a * b,
-    ast.Div: lambda a, b: a / b,
-}
-_CALLS = {"int": int, "float": float, "np.log": math.log, "np.exp": math.exp}
-
-
-def _evaluate(node: ast.AST, env: dict[str, Any]) -> Any:
-    """A constant expression of the notebook (numbers, names already bound, + - * /, tuples,
-    dicts, subscripts, int/float/np.log/np.exp); anything else raises ValueError. Nothing
-    of the notebook is executed."""
-    if isinstance(node, ast.Constant) and isinstance(node.value, int | float | str):
-        return node.value
-    if isinstance(node, ast.Name) and node.id in env:
-        return env[node.id]
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        return -_evaluate(node.operand, env)
-    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-        return _BINARY[type(node.op)](_evaluate(node.left, env), _evaluate(node.right, env))
-    if isinstance(node, ast.Tuple):
-        return tuple(_evaluate(e, env) for e in node.elts)
-    if isinstance(node, ast.Dict) and None not in node.keys:
-        return {
-            _evaluate(k, env): _evaluate(v, env)
-            for k, v in zip(node.keys, node.values, strict=True)
-        }
-    if isinstance(node, ast.Subscript):
-        return _evaluate(node.value, env)[_evaluate(node.slice, env)]
-    if isinstance(node, ast.Call) and not node.keywords and ast.unparse(node.func) in _CALLS:
-        return _CALLS[ast.unparse(node.func)](*(_evaluate(a, env) for a in node.args))
-    raise ValueError(f"not a constant expression: {ast.unparse(node)}")
-
-
-def notebook_constants() -> dict[str, Any]:
-    """The notebook's module-level constants (TRUE_W_STAR, PSI_MIN_MAX, LRS_SET_A_STD, ...),
-    parsed from its source: each ``NAME = constant expression`` in order."""
-    source, _ = notebook_source_and_output()
-    env: dict[str, Any] = {}
-    for node in ast.parse(source).body:
-        if isinstance(node, ast.Assign) and [type(t) for t in node.targets] == [ast.Name]:
-            try:
-                env[node.targets[0].id] = _evaluate(node.value, env)
-            except (ValueError, KeyError, TypeError, ZeroDivisionError):
-                continue
-    return env
-
-
 def _companion_missing() -> str | None:
-    folder = companion_000()
-    if folder is None or not (folder / NOTEBOOK).is_file():
+    if notebook_000_path() is None:
         return "000's companion folder (../shared/seeds/000-companion/) is not here"
     return None
 
@@ -136,84 +77,13 @@ NEEDS_NOTEBOOK = (Requirement("000's notebook", _companion_missing),)
 # --- the seeded runs, replayed call for call ---------------------------------------------------
 
 
-def _run(
-    reward: Callable[[float], float], lr: float, episodes: int, settings: Settings
-) -> tuple[float, float]:
-    """pgtheory.envs.notebook_000.run in Python floats (its results agree to rounding, about
-    1e-15; it runs in a fraction of the time): the same draws from numpy's global stream,
-    np.random.normal(mu, sigma) once per episode, after the 10 initial rewards of the EMA."""
-    normal = np.random.normal
-    lo, hi = settings.psi_bounds or (-math.inf, math.inf)
-    mu, psi = 0.0, math.log(2.0)
-    sigma = float(np.exp(min(max(psi, lo), hi)))
-    baseline = 0.0
-    if settings.baseline_from_initial_rewards:
-        baseline = float(np.mean([reward(normal(mu, sigma)) for _ in range(10)]))
-    for _ in range(episodes):
-        w = normal(mu, sigma)
-        r = reward(w)
-        advantage = r - baseline
-        variance = sigma * sigma + 1e-9
-        d = w - mu
-        g_mu = d / variance * advantage
-        g_psi = (d * d / variance - 1) * advantage
-        norm = math.sqrt(g_mu * g_mu + g_psi * g_psi)
-        if norm > 10.0:
-            g_mu *= 10.0 / norm
-            g_psi *= 10.0 / norm
-        mu += lr * g_mu
-        psi = min(max(psi + lr * g_psi, lo), hi)
-        sigma = math.exp(psi)
-        baseline = 0.9 * baseline + 0.1 * r
-    return mu, sigma
-
-
-def seeded_replay(settings: Settings) -> dict[str, tuple[float, float]]:
-    """The notebook's seeded sequence (seed 43, R3's batches for N_s = 1, 5, 10, 20, R3's
-    four runs, R4, R5) with its constants, by run id; numpy's global stream is restored
-    afterwards."""
-    c = notebook_constants()
-    w_star, threshold = c["TRUE_W_STAR"], c["SPARSE_REWARD_THRESHOLD_R4R5"]
-    state = np.random.get_state()
-    try:
-        np.random.seed(43)
-        batches = {n: np.random.normal(0, c["NOISE_SIGMA_Z_R2"], n) for n in (1, 5, 10, 20)}
-        finals = {}
-        for n, batch in batches.items():
-            zs = [float(z) for z in batch]
-
-            def proxy(w: float, zs: list[float] = zs) -> float:
-                return float(np.mean([-0.5 * (w - (w_star + z)) ** 2 for z in zs]))
-
-            run_id = f"R3_Proxy_LR-High_BT-ema_Ns1_ProxyNs{n}_GC-10.0"
-            finals[run_id] = _run(proxy, c["CHOSEN_LR_STD_HIGH"], c["NUM_EPISODES_STD"], settings)
-
-        def sparse(w: float) -> float:
-            return 1.0 if -0.5 * (w - w_star) ** 2 > threshold else 0.0
-
-        def shifted(w: float) -> float:
-            loss = -0.5 * (w - w_star) ** 2
-            return loss - threshold if loss > threshold else 0.0
-
-        episodes = c["NUM_EPISODES_SPARSE"]
-        finals["R4_DiscreteSparse_LR-High_BT-ema_Ns1_GC-10.0"] = _run(
-            sparse, c["CHOSEN_LR_R3R4"], episodes, settings
-        )
-        finals["R5_SparseContinuous_LR-VSparse_BT-ema_Ns1_GC-10.0"] = _run(
-            shifted, c["CHOSEN_LR_R5"], episodes, settings
-        )
-        return finals
-    finally:
-        np.random.set_state(state)
-
-
 def reproduces(settings: Settings):
     """The largest difference between the replayed and the printed final mu and sigma of the
     seeded runs, against half a unit of the printed third decimal."""
 
     def run_check(ctx: Context) -> Finding:
-        printed = printed_finals()
-        replayed = seeded_replay(settings)
+        printed = notebook_000_printed_finals()
+        replayed = seeded_replay(settings, notebook_000_constants())
         gaps = {
             f"{run_id} {name}": abs(replayed[run_id][i] - printed[run_id][i])
             for run_id in replayed
@@ -242,7 +112,7 @@ def unseeded_runs(constants: dict[str, Any]) -> dict[str, dict[str, Any]]:
     schedule), baseline, N_s."""
     rates = constants["LRS_SET_A_STD"]
     runs = {}
-    for run_id in printed_finals():
+    for run_id in notebook_000_printed_finals():
         if not (match := UNSEEDED_RUN.match(run_id)):
             continue
         reward, rate, baseline, batch = match.groups()
@@ -335,10 +205,10 @@ def printed_within_distribution(settings: Settings | None = None, decay: float |
     K); ``settings`` and ``decay`` replace them (for a control)."""
 
     def run_check(ctx: Context) -> Finding:
-        constants = notebook_constants()
+        constants = notebook_000_constants()
         chosen = settings or Settings(tuple(constants["PSI_MIN_MAX"]), True)
         runs = unseeded_runs(constants)
-        printed = printed_finals()
+        printed = notebook_000_printed_finals()
         chains = ctx.chains(DISTRIBUTION_CHAINS)
         rng = np.random.default_rng(ctx.substream("chains"))
         k = constants["K_DECAY_DIMINISH_SET_C"] if decay is None else decay
@@ -454,7 +324,7 @@ def text_formulations() -> list[str]:
 def notebook_formulations() -> list[str]:
     """The reward formulations the notebook defines: the keys of its REWARD_FUNCTIONS whose
     "fn" names a function the notebook defines, parsed from its source (not executed)."""
-    source, _ = notebook_source_and_output()
+    source, _ = notebook_000_source_and_output()
     tree = ast.parse(source)
     defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
     for node in tree.body:

@@ -33,8 +33,9 @@ from pgtheory.envs.finite import (
     trajectory_expectation,
     trajectory_probability,
 )
+from pgtheory.envs.tabular import CHAIN_SETTING, random_chain_cases
 from pgtheory.estimators import discounted_reward_to_go, per_step
-from pgtheory.policies import SoftmaxPolicy
+from pgtheory.policies import SoftmaxPolicy, grad_pi_times
 from pgtheory.stats import (
     Finding,
     all_hold,
@@ -556,29 +557,13 @@ def same_expectation(ctx: Context) -> Finding:
     return all_hold(findings)
 
 
-def grad_pi_times(pi: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-    """sum_a q(s, a) grad_{theta_s} pi(a|s) for a tabular softmax: pi (q - sum_a pi q), per state."""
-    return pi * (q - (pi * q).sum(-1, keepdim=True))
-
-
-#: 003's setting: CartPole-length episodes with its code's discount 0.99.
-CHAIN_SETTING = "10 random episodic chains (50 states, 3 actions, about 250 steps), gamma = 0.99"
-
-
-def chain_cases(ctx: Context):
-    """Episodes that move on in time as a CartPole episode does, gamma = 0.99 as in 003's code."""
-    gen = ctx.cpu_generator()
-    for _ in range(10):
-        mdp = tabular.chain_episodic_mdp(50, 3, gen, gamma=0.99)
-        yield mdp, torch.randn(51, 3, generator=gen, dtype=torch.float64), gen
-
-
 def actor_critic_bias_effect(ctx: Context) -> Finding:
     """How far actor-critic's expected update (with gamma^t, as Sutton and Barto write it) is
     from grad J when the critic is off by 10% per state; REINFORCE with that critic as its
     baseline stays at grad J. Median over the chains."""
     sizes = []
-    for mdp, logits, gen in chain_cases(ctx):
+    gen = ctx.cpu_generator()
+    for mdp, logits in random_chain_cases(gen):
         pi = torch.softmax(logits, -1)
         V = tabular.state_values(mdp, logits)
         critic = V * (1 + CRITIC_ERROR * torch.randn(V.shape, generator=gen, dtype=torch.float64))
@@ -700,7 +685,7 @@ def missing_discount_effect(ctx: Context) -> Finding:
     same for both lines, since sum_a grad pi = 0 removes b and v(S_t)) and grad J of the
     discounted objective, median over the chains."""
     errors = []
-    for mdp, logits, _ in chain_cases(ctx):
+    for mdp, logits in random_chain_cases(ctx.cpu_generator()):
         pi = torch.softmax(logits, -1)
         visits = tabular.visitation(mdp, logits, 1.0)[:, None]
         V = tabular.state_values(mdp, logits)

@@ -26,7 +26,7 @@ from pgtheory.envs.finite import (
     FiniteMDP,
     enumerate_trajectories,
     random_cases,
-    random_mdp,
+    total_variance,
     trajectory_probability,
 )
 from pgtheory.estimators import discounted_reward_to_go, full_return, reward_to_go
@@ -248,16 +248,6 @@ LINEAR_HYPERPLANE = Claim(
 HORIZONS, GROWTH_MDPS, GROWTH_GAMMA = (1, 2, 3, 4, 5, 6), 5, 0.99
 
 
-def total_variance(mdp: FiniteMDP, logits: torch.Tensor, estimator) -> float:
-    """tr Var[estimator] by exact enumeration of the trajectories."""
-    policy = SoftmaxPolicy(logits)
-    traj = enumerate_trajectories(mdp)
-    p = trajectory_probability(mdp, policy, traj)
-    g = estimator(mdp, policy, traj)
-    mean = (p[:, None] * g).sum(0)
-    return float((p[:, None] * (g - mean) ** 2).sum())
-
-
 def _rtg_from_zero(mdp, policy, traj):
     """The slip: the reward-to-go summed from 0 instead of t, which is the full return."""
     return full_return(mdp, policy, traj)
@@ -268,8 +258,9 @@ def _variances_by_horizon(ctx: Context, rtg_estimator) -> list[list[tuple[float,
     gen = ctx.cpu_generator()
     table = []
     for _ in range(GROWTH_MDPS):
-        base = random_mdp(2, 2, 1, gen, gamma=GROWTH_GAMMA)
-        logits = torch.randn(2, 2, generator=gen, dtype=torch.float64)
+        base, logits = next(
+            random_cases(gen, 1, states=2, actions=2, horizon=1, gamma=GROWTH_GAMMA)
+        )
         rows = []
         for h in HORIZONS:
             mdp = replace(base, horizon=h)

@@ -32,7 +32,7 @@ from pgtheory.envs.tabular import (
     action_values,
     all_actions_sum,
     chain_episodic_mdp,
-    random_episodic_mdp,
+    random_end_mdp,
     visitation,
 )
 from pgtheory.estimators import discounted_reward_to_go
@@ -46,23 +46,7 @@ DISCOUNT = 0.9
 
 def episodic_cases(ctx: Context, gamma: float) -> list[tuple[TabularMDP, torch.Tensor]]:
     """Ten random episodic MDPs (5 states + terminal, 3 actions) with random softmax policies."""
-    gen = ctx.cpu_generator()
-    cases = []
-    for _ in range(NUM_MDPS):
-        mdp = random_episodic_mdp(5, 3, gen, gamma=gamma)
-        cases.append((mdp, torch.randn(6, 3, generator=gen, dtype=torch.float64)))
-    return cases
-
-
-def random_end_mdp(generator: torch.Generator, gamma: float) -> TabularMDP:
-    """A random episodic MDP (5 states + terminal, 3 actions) whose end probability depends on
-    the state and the action, drawn from [0.05, 0.6] per (s, a)."""
-    mdp = random_episodic_mdp(5, 3, generator, gamma=gamma)
-    end = 0.05 + 0.55 * torch.rand(5, 3, generator=generator, dtype=torch.float64)
-    transitions = mdp.transitions.clone()
-    transitions[:5, :, :5] *= ((1 - end) / (1 - 0.15))[..., None]  # 0.15: the helper's end
-    transitions[:5, :, 5] = end
-    return TabularMDP(transitions, mdp.rewards, mdp.initial, mdp.terminal, gamma)
+    return list(tabular.random_cases(ctx.cpu_generator(), NUM_MDPS, gamma=gamma))
 
 
 def length_varying_cases(ctx: Context, gamma: float) -> list[tuple[TabularMDP, torch.Tensor]]:
@@ -74,7 +58,7 @@ def length_varying_cases(ctx: Context, gamma: float) -> list[tuple[TabularMDP, t
     cases = []
     for i in range(NUM_MDPS):
         if i % 2 == 0:
-            mdp = random_end_mdp(gen, gamma)
+            mdp = random_end_mdp(5, 3, gen, gamma)
         else:
             mdp = chain_episodic_mdp(5, 3, gen, gamma=gamma, advance=(0.1, 0.9))
         cases.append((mdp, torch.randn(6, 3, generator=gen, dtype=torch.float64)))
@@ -162,17 +146,12 @@ def wrong_weights(cases=episodic_cases):
 #: 004's own setting for the effect: discount 0.99 over CartPole-length episodes whose state
 #: moves on in time (a chain of 50 states, advancing with probability 0.1 to 0.3 per step:
 #: about 250 steps, where gamma^t has fallen to 0.08; CartPole caps at 500).
-REALISTIC_SETTING = (
-    "10 random episodic chains (50 states, 3 actions, about 250 steps), gamma = 0.99"
-)
+REALISTIC_SETTING = tabular.CHAIN_SETTING
 
 
 def realistic_cases(ctx: Context, gamma: float = 0.99):
     """REALISTIC_SETTING's ten chains with random softmax policies."""
-    gen = ctx.cpu_generator()
-    for _ in range(10):
-        mdp = chain_episodic_mdp(50, 3, gen, gamma=gamma)
-        yield mdp, torch.randn(51, 3, generator=gen, dtype=torch.float64)
+    return tabular.random_chain_cases(ctx.cpu_generator(), gamma=gamma)
 
 
 def undiscounted_weights_effect(ctx: Context) -> Finding:
@@ -744,7 +723,7 @@ def long_run_frequency(mdp: TabularMDP, logits: torch.Tensor) -> torch.Tensor:
     """The fraction of time steps spent in each live state over endlessly repeated episodes:
     the stationary law of the chain that restarts from the initial law whenever an episode
     ends (one restart step per episode), restricted to the live states and renormalised."""
-    _, P, _ = tabular._policy_matrices(mdp, logits)
+    _, P, _ = tabular.policy_matrices(mdp, logits)
     P = P.clone()
     P[mdp.terminal] = mdp.initial  # the terminal step hands over to a new episode
     n = mdp.num_states
@@ -762,7 +741,7 @@ def mean_episode_frequency(mdp: TabularMDP, logits: torch.Tensor) -> torch.Tenso
     """E[N(s) / T], the per-episode visit frequency averaged over episodes (a mean of ratios):
     int_0^1 d_x(s) h_x(s) dx with d_x = sum_t x^t Pr(s_t = s) and h_x(s) = E[x^(steps left
     after this one) | s], both by linear solves, the integral by 64-node Gauss-Legendre."""
-    _, P, _ = tabular._policy_matrices(mdp, logits)
+    _, P, _ = tabular.policy_matrices(mdp, logits)
     live = ~mdp.terminal
     P_live, end = P[live][:, live], P[live][:, mdp.terminal].sum(-1)
     x = torch.as_tensor(_NODES, dtype=torch.float64)[:, None, None]
@@ -937,7 +916,7 @@ def random_start_cases(ctx: Context) -> list[tuple[TabularMDP, torch.Tensor]]:
     action-dependent ends (:func:`random_end_mdp`), gamma = 1, random softmax policies."""
     gen = ctx.cpu_generator()
     return [
-        (random_end_mdp(gen, 1.0), torch.randn(6, 3, generator=gen, dtype=torch.float64))
+        (random_end_mdp(5, 3, gen, 1.0), torch.randn(6, 3, generator=gen, dtype=torch.float64))
         for _ in range(5)
     ]
 

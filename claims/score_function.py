@@ -31,7 +31,13 @@ from pgtheory.stats import (
     exact_comparison,
     exact_properties,
 )
-from pgtheory.symbolic import gaussian_expectation, gaussian_log_density, identity_check
+from pgtheory.symbolic import (
+    exact_identity,
+    gaussian_expectation,
+    gaussian_log_density,
+    identity_check,
+    standard_normal_expectation,
+)
 
 x = sp.Symbol("x", real=True)
 mu = sp.Symbol("mu", real=True)
@@ -46,31 +52,6 @@ weights3 = sp.symbols("p0:3", positive=True)  # unnormalised probabilities, thet
 # a two-step linear system: s_{t+1} = A s_t + B a_t, a_t = theta s_t (a deterministic policy)
 s0, A_dyn, B_dyn, q_cost = sp.symbols("s_0 A B c", real=True)
 a0_s, a1_s, s1_s = sp.symbols("a_0 a_1 s_1", real=True)
-
-
-def exact_identity(lhs, rhs) -> Finding:
-    """``lhs == rhs`` (scalars or lists) for rational functions of the symbols (exp(psi) and the
-    like as generators), decided by cancelling each difference to its canonical form: a proof
-    either way, and much faster than ``simplify`` on these expressions."""
-    pairs = zip(lhs, rhs, strict=True) if isinstance(lhs, list | tuple) else [(lhs, rhs)]
-    differences = [sp.cancel(a - b) for a, b in pairs]
-    failures = [
-        f"component {i}: the difference is {sp.sstr(d)[:160]}"
-        for i, d in enumerate(differences)
-        if d != 0
-    ]
-    return exact_properties(
-        failures,
-        method="sympy: the difference cancelled to canonical form",
-        checked=f"{len(differences)} difference(s) cancel to 0 (a proof)",
-    )
-
-
-def standard_normal_expectation(expr: sp.Expr, z: sp.Symbol) -> sp.Expr:
-    """E[expr] for z ~ N(0, 1) and ``expr`` a polynomial in z: E[z^k] = (k - 1)!! for even k,
-    0 for odd k."""
-    poly = sp.Poly(sp.expand(expr), z)
-    return sum(c * (sp.factorial2(k - 1) if k % 2 == 0 else 0) for (k,), c in poly.terms())
 
 
 # --- 002-log-deriv-trick -----------------------------------------------------------------

@@ -42,7 +42,7 @@ from pgtheory.stats import (
     slope_coefficients,
     two_sided_normal_p,
 )
-from pgtheory.symbolic import identity_check
+from pgtheory.symbolic import identity_check, standard_normal_expectation
 
 W_STAR, SIGMA_0 = 5.0, 2.0  # 000: w* = 5, initial policy N(0, 4)
 W_STAR_EXACT = sp.Integer(5)
@@ -55,14 +55,6 @@ c0, c1, c2, c4 = sp.symbols("c0 c1 c2 c4", real=True)
 L_fn = sp.Function("L")
 
 # --- 000-zeroth-order-link ---------------------------------------------------------------------
-
-
-def _normal_expectation(expr: sp.Expr) -> sp.Expr:
-    """E over u ~ N(0, 1) of a polynomial in u: u^k -> (k - 1)!! for even k, 0 for odd k."""
-    poly = sp.Poly(sp.expand(expr), u)
-    return sp.expand(
-        sum(coeff * (sp.factorial2(k - 1) if k % 2 == 0 else 0) for (k,), coeff in poly.terms())
-    )
 
 
 def quartic_loss(w: sp.Expr) -> sp.Expr:
@@ -102,20 +94,24 @@ def expectation_link(reference: str):
     (``reference="smoothed"``), or, the control, -L'(mu) (``"unsmoothed"``)."""
 
     def run(ctx: Context) -> Finding:
-        smoothed = _normal_expectation(quartic_loss(mu + sigma * u))  # L_sigma(mu)
+        smoothed = standard_normal_expectation(quartic_loss(mu + sigma * u), u)  # L_sigma(mu)
         target = (
             -sp.diff(smoothed, mu) if reference == "smoothed" else -sp.diff(quartic_loss(mu), mu)
         )
         return all_hold(
             [
                 identity_check(
-                    _normal_expectation(score_function_estimate(quartic_loss, 0)), target
+                    standard_normal_expectation(score_function_estimate(quartic_loss, 0), u), target
                 ),
                 identity_check(
-                    _normal_expectation(score_function_estimate(quartic_loss, -quartic_loss(mu))),
+                    standard_normal_expectation(
+                        score_function_estimate(quartic_loss, -quartic_loss(mu)), u
+                    ),
                     target,
                 ),
-                identity_check(-_normal_expectation(two_point_estimate(quartic_loss)), target),
+                identity_check(
+                    -standard_normal_expectation(two_point_estimate(quartic_loss), u), target
+                ),
             ]
         )
 
@@ -123,7 +119,9 @@ def expectation_link(reference: str):
 
 
 def _variance(estimate: sp.Expr) -> sp.Expr:
-    return sp.expand(_normal_expectation(estimate**2) - _normal_expectation(estimate) ** 2)
+    return sp.expand(
+        standard_normal_expectation(estimate**2, u) - standard_normal_expectation(estimate, u) ** 2
+    )
 
 
 def variance_comparison(ctx: Context) -> Finding:
@@ -138,7 +136,7 @@ def variance_comparison(ctx: Context) -> Finding:
     two_point = _variance(two_point_estimate(quadratic))
     with_l_mu = _variance(score_function_estimate(quadratic, -quadratic(mu)))
     one_point = _variance(score_function_estimate(quadratic, 0))
-    value = -_normal_expectation(quadratic(mu + sigma * u))
+    value = -standard_normal_expectation(quadratic(mu + sigma * u), u)
     with_value = _variance(score_function_estimate(quadratic, value))
     L_mu = quadratic(mu)
     finding = all_hold(

@@ -1,6 +1,7 @@
 """001: the trajectory, its length, and its likelihood (environment terms drop out of
 grad log P(tau))."""
 
+from collections.abc import Iterator
 from functools import partial
 
 import sympy as sp
@@ -27,7 +28,7 @@ from pgtheory.envs.finite import (
     exact_policy_gradient,
     log_dynamics,
     log_policy,
-    random_mdp,
+    random_cases,
     score_sum,
     trajectory_probability,
 )
@@ -50,16 +51,19 @@ def log_trajectory_probability(
     return log_dynamics(mdp, traj, transitions) + log_policy(SoftmaxPolicy(logits), traj)
 
 
+def seeded_cases(ctx: Context) -> Iterator[tuple[FiniteMDP, torch.Tensor]]:
+    """NUM_MDPS random MDPs (S=3, A=2, H=3) with softmax logits, the k-th seeded ctx.seed + k."""
+    for k in range(NUM_MDPS):
+        yield from random_cases(torch.Generator().manual_seed(ctx.seed + k), 1)
+
+
 def grad_log_likelihood_exact(coupling: float):
     """For every trajectory of positive probability in five random MDPs (S=3, A=2, H=3),
     the Jacobian of log P(tau | theta) by autograd against sum_t grad log pi(a_t | s_t)."""
 
     def run(ctx: Context) -> Finding:
         findings = []
-        for k in range(NUM_MDPS):
-            gen = torch.Generator().manual_seed(ctx.seed + k)
-            mdp = random_mdp(3, 2, 3, gen)
-            logits = torch.randn(3, 2, generator=gen, dtype=torch.float64)
+        for mdp, logits in seeded_cases(ctx):
             traj = enumerate_trajectories(mdp)
             jacobian = torch.autograd.functional.jacobian(
                 partial(log_trajectory_probability, mdp, traj=traj, coupling=coupling), logits
@@ -73,10 +77,7 @@ def grad_log_likelihood_exact(coupling: float):
 def score_function_gradient_exact(ctx: Context) -> Finding:
     """The consequence: sum_tau P(tau) R(tau) sum_t grad log pi equals grad J by autograd."""
     findings = []
-    for k in range(NUM_MDPS):
-        gen = torch.Generator().manual_seed(ctx.seed + k)
-        mdp = random_mdp(3, 2, 3, gen)
-        logits = torch.randn(3, 2, generator=gen, dtype=torch.float64)
+    for mdp, logits in seeded_cases(ctx):
         traj = enumerate_trajectories(mdp)
         policy = SoftmaxPolicy(logits)
         prob = trajectory_probability(mdp, policy, traj)

@@ -29,11 +29,13 @@ from pgtheory.envs.finite import (
     enumerate_trajectories,
     finite_horizon_values,
     random_cases,
-    random_mdp,
+    state_occupancy,
     step_rewards,
+    total_variance,
     trajectory_expectation,
     trajectory_probability,
 )
+from pgtheory.envs.tabular import CHAIN_SETTING, random_chain_cases
 from pgtheory.estimators import (
     Estimator,
     discounted_reward_to_go,
@@ -41,7 +43,7 @@ from pgtheory.estimators import (
     per_step,
     reward_to_go,
 )
-from pgtheory.policies import SoftmaxPolicy
+from pgtheory.policies import SoftmaxPolicy, grad_pi_times
 from pgtheory.stats import Finding, all_hold, effect_size, exact_bound, exact_comparison
 
 
@@ -72,41 +74,11 @@ def sign_flipped(mdp, policy, traj):
 #: CartPole's episode cap (003's environment; 003's code discounts with gamma = 0.99).
 LONG_HORIZON = 500
 LONG_SETTING = "random finite-horizon MDPs (10 states, 2 actions, N(0, 1) rewards), H = 500"
-CHAIN_SETTING = "10 random episodic chains (50 states, 3 actions, about 250 steps), gamma = 0.99"
 
 
 def long_horizon_cases(ctx: Context, count: int = 3):
     """Finite-horizon MDPs of CartPole's episode length, with random softmax policies."""
-    gen = ctx.cpu_generator()
-    for _ in range(count):
-        yield (
-            random_mdp(10, 2, LONG_HORIZON, gen),
-            torch.randn(10, 2, generator=gen, dtype=torch.float64),
-        )
-
-
-def chain_cases(ctx: Context):
-    """Episodes that move on in time as a CartPole episode does (``chain_episodic_mdp``), gamma
-    = 0.99 as in 003's code: about 250 steps, where gamma^t falls to about 0.08."""
-    gen = ctx.cpu_generator()
-    for _ in range(10):
-        mdp = tabular.chain_episodic_mdp(50, 3, gen, gamma=0.99)
-        yield mdp, torch.randn(51, 3, generator=gen, dtype=torch.float64)
-
-
-def grad_pi_times(pi: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-    """sum_a q(s, a) grad_{theta_s} pi(a|s) for a tabular softmax: pi (q - sum_a pi q), per state."""
-    return pi * (q - (pi * q).sum(-1, keepdim=True))
-
-
-def state_occupancy(mdp: FiniteMDP, logits: torch.Tensor) -> torch.Tensor:
-    """alpha[t, s] = Pr(s_t = s), by the forward recursion."""
-    pi = torch.softmax(logits, -1)
-    step = torch.einsum("sa,sat->st", pi, mdp.transitions)
-    alpha = [mdp.initial]
-    for _ in range(mdp.horizon - 1):
-        alpha.append(alpha[-1] @ step)
-    return torch.stack(alpha)
+    return random_cases(ctx.cpu_generator(), count, states=10, actions=2, horizon=LONG_HORIZON)
 
 
 def finite_horizon_gradient(mdp: FiniteMDP, logits: torch.Tensor) -> torch.Tensor:
@@ -139,7 +111,7 @@ def missing_discount_effect(measure: str):
 
     def run(ctx: Context) -> Finding:
         errors = []
-        for mdp, logits in chain_cases(ctx):
+        for mdp, logits in random_chain_cases(ctx.cpu_generator()):
             u = undiscounted_visits_update(mdp, logits)
             g = tabular.exact_policy_gradient(mdp, logits)
             errors.append(
@@ -485,14 +457,6 @@ RTG_ESTIMATES_Q = Claim(
 )
 
 # --- does reward-to-go reduce variance? ------------------------------------------------------------
-
-
-def total_variance(mdp: FiniteMDP, logits: torch.Tensor, estimator: Estimator) -> float:
-    """trace Cov[estimator] by enumeration."""
-    policy = SoftmaxPolicy(logits)
-    mean = trajectory_expectation(mdp, policy, lambda t: estimator(mdp, policy, t))
-    second = trajectory_expectation(mdp, policy, lambda t: estimator(mdp, policy, t) ** 2)
-    return float((second - mean**2).sum())
 
 
 #: A two-state, two-action, two-step MDP found by random search and rounded: the first reward

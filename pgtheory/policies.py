@@ -97,3 +97,9 @@ class SoftmaxPolicy:
         row = onehot_a - self.probs[states]
         onehot_s = torch.nn.functional.one_hot(states, S).to(self.logits.dtype)
         return onehot_s[..., :, None] * row[..., None, :]
+
+
+def grad_pi_times(pi: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """sum_a q(s, a) grad_{theta_s} pi(a|s) for a tabular softmax, per state: pi (q - sum_a pi q),
+    the inner sum of the policy gradient theorem in closed form."""
+    return pi * (q - (pi * q).sum(-1, keepdim=True))

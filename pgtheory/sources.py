@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import ast
+import json
+import math
 import os
+import re
+import warnings
 from pathlib import Path
+from typing import Any
 
 #: The five seed documents by number: a claim cites one as ``Source("000", section, quote)``.
 SEED_DOCUMENTS = {
@@ -57,6 +63,94 @@ def companion_000() -> Path | None:
     seeds = seeds_directory()
     folder = seeds / "000-companion" if seeds else None
     return folder if folder is not None and folder.is_dir() else None
+
+
+#: 000's notebook in its companion folder: the code that produced its figures, with its output.
+NOTEBOOK_000 = "policy-gradient-for-optimization.ipynb"
+#: The line the notebook prints at the end of each run.
+PRINTED_FINAL_000 = re.compile(r"Finished: (\S+)\. Final mu=([-\d.]+), sigma=([-\d.]+)")
+
+
+def notebook_000_path() -> Path | None:
+    """000's notebook, where the companion folder is here."""
+    folder = companion_000()
+    path = folder / NOTEBOOK_000 if folder else None
+    return path if path is not None and path.is_file() else None
+
+
+def notebook_000_source_and_output() -> tuple[str, str]:
+    """000's notebook: its code cell and its printed output, read (never executed)."""
+    path = notebook_000_path()
+    if path is None:
+        raise FileNotFoundError(f"000's notebook {NOTEBOOK_000} is not here")
+    cell = json.loads(path.read_text(encoding="utf-8"))["cells"][0]
+    output = "".join("".join(o.get("text", "")) for o in cell.get("outputs", []))
+    return "".join(cell["source"]), output
+
+
+def notebook_000_printed_finals() -> dict[str, tuple[float, float]]:
+    """Each run's printed final (mu, sigma) in 000's notebook, by the notebook's run id."""
+    _, output = notebook_000_source_and_output()
+    return {run: (float(mu), float(sigma)) for run, mu, sigma in PRINTED_FINAL_000.findall(output)}
+
+
+_BINARY = {
+    ast.Add: lambda a, b: a + b,
+    ast.Sub: lambda a, b: a - b,
+    ast.Mult: lambda a, b: a * b,
+    ast.Div: lambda a, b: a / b,
+}
+_CALLS = {"int": int, "float": float, "np.log": math.log, "np.exp": math.exp}
+
+
+def constant_expression(node: ast.AST, env: dict[str, Any]) -> Any:
+    """The value of a constant expression of source code (numbers, names already bound in
+    ``env``, + - * /, tuples, dicts, subscripts, int/float/np.log/np.exp), so that a
+    document's code can be read without executing it; anything else raises ValueError."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, int | float | str):
+        return node.value
+    if isinstance(node, ast.Name) and node.id in env:
+        return env[node.id]
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return -constant_expression(node.operand, env)
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+        left, right = constant_expression(node.left, env), constant_expression(node.right, env)
+        return _BINARY[type(node.op)](left, right)
+    if isinstance(node, ast.Tuple):
+        return tuple(constant_expression(e, env) for e in node.elts)
+    if isinstance(node, ast.Dict) and None not in node.keys:
+        return {
+            constant_expression(k, env): constant_expression(v, env)
+            for k, v in zip(node.keys, node.values, strict=True)
+        }
+    if isinstance(node, ast.Subscript):
+        return constant_expression(node.value, env)[constant_expression(node.slice, env)]
+    if isinstance(node, ast.Call) and not node.keywords and ast.unparse(node.func) in _CALLS:
+        return _CALLS[ast.unparse(node.func)](*(constant_expression(a, env) for a in node.args))
+    raise ValueError(f"not a constant expression: {ast.unparse(node)}")
+
+
+def module_constants(source: str) -> dict[str, Any]:
+    """The module-level constants of Python ``source``: each ``NAME = constant expression``
+    in order (see :func:`constant_expression`); other statements are passed over."""
+    env: dict[str, Any] = {}
+    with warnings.catch_warnings():  # the source's own invalid escapes are not ours to report
+        warnings.simplefilter("ignore", (DeprecationWarning, SyntaxWarning))
+        tree = ast.parse(source)
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and [type(t) for t in node.targets] == [ast.Name]:
+            try:
+                env[node.targets[0].id] = constant_expression(node.value, env)
+            except (ValueError, KeyError, TypeError, ZeroDivisionError):
+                continue
+    return env
+
+
+def notebook_000_constants() -> dict[str, Any]:
+    """000's notebook's module-level constants (TRUE_W_STAR, PSI_MIN_MAX, LRS_SET_A_STD, ...),
+    parsed from its source, never executed."""
+    source, _ = notebook_000_source_and_output()
+    return module_constants(source)
 
 
 def published_figure_000(number: int) -> Path | None:

@@ -1,4 +1,5 @@
-"""Symbolic checks on sympy: Gaussian expectations and zero-testing of expressions.
+"""Symbolic checks on sympy: Gaussian expectations, zero-testing of expressions and exact
+identities of rational functions.
 
 Checks read like the mathematics on the page: declare symbols with their assumptions,
 write both sides, and ask :func:`identity_check` whether they agree.
@@ -7,12 +8,13 @@ write both sides, and ask :func:`identity_check` whether they agree.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 
 import sympy as sp
 from sympy import stats as sps
 
 from pgtheory.context import active_check_seed
-from pgtheory.stats import Finding, Outcome, all_hold
+from pgtheory.stats import Finding, Outcome, all_hold, exact_properties
 
 #: Digits used when a candidate zero is evaluated at an exact rational point.
 _PRECISION = 60
@@ -102,3 +104,30 @@ def gaussian_expectation(expr: sp.Expr, x: sp.Symbol, mu: sp.Expr, sigma: sp.Exp
 def gaussian_log_density(x: sp.Symbol, mu: sp.Expr, sigma: sp.Expr) -> sp.Expr:
     """``log N(x | mu, sigma^2)`` written out, so that derivatives are explicit."""
     return -((x - mu) ** 2) / (2 * sigma**2) - sp.log(sigma) - sp.log(2 * sp.pi) / 2
+
+
+def standard_normal_expectation(expr: sp.Expr, z: sp.Symbol) -> sp.Expr:
+    """``E[expr]`` for ``z ~ N(0, 1)`` and ``expr`` a polynomial in ``z``, expanded: by the
+    moments E[z^k] = (k - 1)!! for even k, 0 for odd k, far faster than sympy.stats."""
+    poly = sp.Poly(sp.expand(expr), z)
+    return sp.expand(
+        sum(c * (sp.factorial2(k - 1) if k % 2 == 0 else 0) for (k,), c in poly.terms())
+    )
+
+
+def exact_identity(lhs: sp.Expr | Sequence[sp.Expr], rhs: sp.Expr | Sequence[sp.Expr]) -> Finding:
+    """``lhs == rhs`` (scalars or lists) for rational functions of the symbols (exp(psi) and the
+    like as generators), decided by cancelling each difference to its canonical form: a proof
+    either way, and much faster than ``simplify`` (:func:`identity_check`) on such expressions."""
+    pairs = zip(lhs, rhs, strict=True) if isinstance(lhs, list | tuple) else [(lhs, rhs)]
+    differences = [sp.cancel(a - b) for a, b in pairs]
+    failures = [
+        f"component {i}: the difference is {sp.sstr(d)[:160]}"
+        for i, d in enumerate(differences)
+        if d != 0
+    ]
+    return exact_properties(
+        failures,
+        method="sympy: the difference cancelled to canonical form",
+        checked=f"{len(differences)} difference(s) cancel to 0 (a proof)",
+    )

@@ -8,7 +8,7 @@ is left out. Everything is float64 and differentiable in the policy logits with 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 import torch
@@ -179,6 +179,32 @@ def trajectory_expectation(mdp: FiniteMDP, policy: SoftmaxPolicy, fn) -> torch.T
 def step_rewards(mdp: FiniteMDP, traj: Trajectories) -> torch.Tensor:
     """``r(s_t, a_t)`` per step, shape ``(n, H)`` (undiscounted)."""
     return mdp.rewards[traj.states, traj.actions]
+
+
+def state_occupancy(mdp: FiniteMDP, logits: torch.Tensor) -> torch.Tensor:
+    """alpha[t, s] = Pr(s_t = s) for t < H under softmax(logits), by the forward recursion:
+    the state weights of the finite-horizon policy gradient, without enumeration."""
+    pi = torch.softmax(logits, -1)
+    step = torch.einsum("sa,sat->st", pi, mdp.transitions)
+    alpha = [mdp.initial]
+    for _ in range(mdp.horizon - 1):
+        alpha.append(alpha[-1] @ step)
+    return torch.stack(alpha)
+
+
+def total_variance(
+    mdp: FiniteMDP,
+    logits: torch.Tensor,
+    estimator: Callable[[FiniteMDP, SoftmaxPolicy, Trajectories], torch.Tensor],
+) -> float:
+    """trace Cov[estimator] under softmax(logits) by exact enumeration of the trajectories:
+    the quantity a variance-reduction claim compares, with no sampling error."""
+    policy = SoftmaxPolicy(logits)
+    traj = enumerate_trajectories(mdp)
+    p = trajectory_probability(mdp, policy, traj)
+    g = estimator(mdp, policy, traj)
+    mean = (p[:, None] * g).sum(0)
+    return float((p[:, None] * (g - mean) ** 2).sum())
 
 
 def finite_horizon_values(

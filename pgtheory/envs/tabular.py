@@ -8,6 +8,7 @@ differentiable in the logits with autograd.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -31,11 +32,15 @@ class TabularMDP:
         return TabularMDP(self.transitions, self.rewards, self.initial, self.terminal, gamma)
 
 
+#: The end probability of :func:`random_episodic_mdp` unless given.
+DEFAULT_END_PROBABILITY = 0.15
+
+
 def random_episodic_mdp(
     num_states: int,
     num_actions: int,
     generator: torch.Generator,
-    end_probability: float = 0.15,
+    end_probability: float = DEFAULT_END_PROBABILITY,
     gamma: float = 1.0,
 ) -> TabularMDP:
     """Random transitions (Dirichlet(1)) among ``num_states`` states plus one terminal state,
@@ -60,6 +65,28 @@ def random_episodic_mdp(
     terminal = torch.zeros(S, dtype=torch.bool)
     terminal[-1] = True
     return TabularMDP(transitions, rewards, initial, terminal, gamma)
+
+
+def random_end_mdp(
+    num_states: int,
+    num_actions: int,
+    generator: torch.Generator,
+    gamma: float = 1.0,
+    end_low: float = 0.05,
+    end_width: float = 0.55,
+) -> TabularMDP:
+    """A :func:`random_episodic_mdp` whose end probability depends on the state and the action,
+    so that the expected episode length depends on the policy: drawn per (s, a) from [end_low,
+    end_low + end_width] after the rest, the moves among live states rescaled to match."""
+    mdp = random_episodic_mdp(num_states, num_actions, generator, gamma=gamma)
+    end = end_low + end_width * torch.rand(
+        num_states, num_actions, generator=generator, dtype=torch.float64
+    )
+    transitions = mdp.transitions.clone()
+    live = slice(0, num_states)
+    transitions[live, :, live] *= ((1 - end) / (1 - DEFAULT_END_PROBABILITY))[..., None]
+    transitions[live, :, num_states] = end
+    return TabularMDP(transitions, mdp.rewards, mdp.initial, mdp.terminal, gamma)
 
 
 def chain_episodic_mdp(
@@ -91,10 +118,42 @@ def chain_episodic_mdp(
     return TabularMDP(transitions, rewards, initial, terminal, gamma)
 
 
-def _policy_matrices(
+#: 003's CartPole-like setting of :func:`random_chain_cases`, for the effects that use it.
+CHAIN_SETTING = "10 random episodic chains (50 states, 3 actions, about 250 steps), gamma = 0.99"
+
+
+def random_cases(
+    generator: torch.Generator,
+    count: int = 10,
+    *,
+    states: int = 5,
+    actions: int = 3,
+    gamma: float = 1.0,
+) -> Iterator[tuple[TabularMDP, torch.Tensor]]:
+    """``count`` random episodic MDPs (:func:`random_episodic_mdp`, ``states`` live states plus
+    the terminal one), each with standard-normal softmax logits, drawn in turn from
+    ``generator``: the tabular counterpart of pgtheory.envs.finite.random_cases."""
+    for _ in range(count):
+        mdp = random_episodic_mdp(states, actions, generator, gamma=gamma)
+        yield mdp, torch.randn(states + 1, actions, generator=generator, dtype=torch.float64)
+
+
+def random_chain_cases(
+    generator: torch.Generator, count: int = 10, gamma: float = 0.99
+) -> Iterator[tuple[TabularMDP, torch.Tensor]]:
+    """Episodes that move on in time as a CartPole episode does (:func:`chain_episodic_mdp`,
+    50 states, 3 actions), gamma = 0.99 as in 003's code: about 250 steps, where gamma^t falls
+    to about 0.08; each with standard-normal softmax logits, drawn in turn from ``generator``."""
+    for _ in range(count):
+        mdp = chain_episodic_mdp(50, 3, generator, gamma=gamma)
+        yield mdp, torch.randn(51, 3, generator=generator, dtype=torch.float64)
+
+
+def policy_matrices(
     mdp: TabularMDP, logits: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(pi[s, a], P_pi[s, s'], r_pi[s]) with terminal states' rows zeroed (they end the episode)."""
+    """(pi[s, a], P_pi[s, s'], r_pi[s]) with terminal states' rows zeroed (they end the episode):
+    the Markov chain a policy induces, for linear solves over it."""
     pi = torch.softmax(logits, -1)
     live = (~mdp.terminal).to(torch.float64)
     P = torch.einsum("sa,sat->st", pi, mdp.transitions) * live[:, None]
@@ -102,9 +161,12 @@ def _policy_matrices(
     return pi, P, r
 
 
+_policy_matrices = policy_matrices  # the earlier private name
+
+
 def state_values(mdp: TabularMDP, logits: torch.Tensor) -> torch.Tensor:
     """V solves (I - gamma P_pi) V = r_pi."""
-    _, P, r = _policy_matrices(mdp, logits)
+    _, P, r = policy_matrices(mdp, logits)
     return torch.linalg.solve(torch.eye(mdp.num_states, dtype=torch.float64) - mdp.gamma * P, r)
 
 
@@ -130,7 +192,7 @@ def visitation(mdp: TabularMDP, logits: torch.Tensor, gamma: float | None = None
     """sum_t gamma^t Pr(s_t = s) (unnormalised): with gamma = 1 the expected number of visits
     eta(s), whose total is the expected episode length. Terminal states get 0."""
     g = mdp.gamma if gamma is None else gamma
-    _, P, _ = _policy_matrices(mdp, logits)
+    _, P, _ = policy_matrices(mdp, logits)
     eye = torch.eye(mdp.num_states, dtype=torch.float64)
     d = torch.linalg.solve((eye - g * P).T, mdp.initial)
     return d * (~mdp.terminal).to(torch.float64)
