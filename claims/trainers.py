@@ -202,6 +202,21 @@ GAE_ENVS, GAE_STEPS, TIME_LIMIT = 8, 48, 4
 GAE_GAMMA, GAE_LAMBDA = 0.9, 0.8
 
 
+def with_every_event(counts: dict[str, int], *findings: Finding) -> Finding:
+    """The findings of an implementation check, which decides only if the run it replayed
+    contained every kind of event the check is about (each count at least one)."""
+    occurred = exact_bound(
+        min(counts.values()),
+        1,
+        relation="at_least",
+        method="events in the replayed run: " + ", ".join(counts),
+        note=", ".join(f"{v} {k}" for k, v in counts.items()),
+    )
+    finding = all_hold([*findings, occurred])
+    finding.data.update(counts)
+    return finding
+
+
 def ppo_rollout_against_definition(
     plant: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
     slipped_env: Callable[[gym.vector.VectorEnv], gym.vector.VectorEnv] = lambda env: env,
@@ -251,16 +266,7 @@ def ppo_rollout_against_definition(
             method="the trainer's transitions are the recorded non-reset steps",
             checked="the trainer masks exactly the autoreset steps",
         )
-        occurred = exact_bound(
-            min(counts.values()),
-            1,
-            relation="at_least",
-            method="terminations, truncations and autoresets in the rollout",
-            note=", ".join(f"{v} {k}" for k, v in counts.items()),
-        )
-        finding = all_hold([matches, same_mask, occurred])
-        finding.data.update(counts)
-        return finding
+        return with_every_event(counts, matches, same_mask)
 
     return run
 
@@ -381,26 +387,16 @@ def actor_critic_against_update(
                     step["reset"] | step["terminated"] | step["truncated"], 0, since_start + 1
                 )
         counts = recorder.counts()
-        finding = all_hold(
-            [
-                exact_comparison(
-                    torch.cat(trainer),
-                    torch.cat(reference),
-                    tolerance=1e-5,
-                    method="gradient of the trainer's actor loss against 004's corrected "
-                    "update at every step (float32 against float64)",
-                ),
-                exact_bound(
-                    min(counts.values()),
-                    1,
-                    relation="at_least",
-                    method="terminations, truncations and autoresets in the run",
-                    note=", ".join(f"{v} {k}" for k, v in counts.items()),
-                ),
-            ]
+        return with_every_event(
+            counts,
+            exact_comparison(
+                torch.cat(trainer),
+                torch.cat(reference),
+                tolerance=1e-5,
+                method="gradient of the trainer's actor loss against 004's corrected "
+                "update at every step (float32 against float64)",
+            ),
         )
-        finding.data.update(counts)
-        return finding
 
     return run
 
@@ -772,28 +768,16 @@ def sb3_rollout_against_definition(handle_timeouts: bool = True) -> Callable[[Co
             "terminations": int(sum(s["terminated"].sum() for s in steps)),
             "truncations": int(sum(s["truncated"].sum() for s in steps)),
         }
-        finding = all_hold(
-            [
-                exact_comparison(
-                    np.concatenate([buffer.advantages.ravel(), buffer.returns.ravel()]),
-                    np.concatenate(
-                        [reference.ravel(), (reference + values.numpy()[states]).ravel()]
-                    ),
-                    tolerance=1e-5,
-                    method="Stable-Baselines3's buffer advantages and returns against 004's "
-                    "GAE written out from the recorded steps",
-                ),
-                exact_bound(
-                    min(counts.values()),
-                    1,
-                    relation="at_least",
-                    method="terminations and truncations in the rollout",
-                    note=", ".join(f"{v} {k}" for k, v in counts.items()),
-                ),
-            ]
+        return with_every_event(
+            counts,
+            exact_comparison(
+                np.concatenate([buffer.advantages.ravel(), buffer.returns.ravel()]),
+                np.concatenate([reference.ravel(), (reference + values.numpy()[states]).ravel()]),
+                tolerance=1e-5,
+                method="Stable-Baselines3's buffer advantages and returns against 004's "
+                "GAE written out from the recorded steps",
+            ),
         )
-        finding.data.update(counts)
-        return finding
 
     return run
 
