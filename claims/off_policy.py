@@ -468,21 +468,7 @@ def first_order_bias(predicted_order: float):
         biases = []
         for h in STEP_SIZES:
             target = behaviour + h * direction
-            policy = SoftmaxPolicy(target)
-
-            def estimate(traj, target=target, policy=policy):
-                G = discounted_reward_to_go(step_rewards(mdp, traj), 1.0)
-                ratio = (
-                    policy.log_prob(traj.states, traj.actions)
-                    - SoftmaxPolicy(behaviour).log_prob(traj.states, traj.actions)
-                ).exp()
-                return (
-                    (policy.score(traj.states, traj.actions) * (ratio * G)[..., None, None])
-                    .sum(1)
-                    .flatten(1)
-                )
-
-            approx = trajectory_expectation(mdp, SoftmaxPolicy(behaviour), estimate)
+            approx = expected_off_policy_estimate(mdp, target, behaviour, "single")
             biases.append(float((approx - exact_policy_gradient(mdp, target)).norm()))
         return slope_test(STEP_SIZES, biases, predicted_order, resolution=0.05, false_alarm=1e-6)
 
