@@ -17,12 +17,13 @@ from pgtheory.claim import (
     Source,
     Verdict,
     check,
+    effect,
     negative_control,
 )
 from pgtheory.context import Context
 from pgtheory.envs.stateless import sparse_reward
 from pgtheory.policies import GaussianPolicy
-from pgtheory.stats import Finding, all_hold, exact_bound, exact_properties
+from pgtheory.stats import Finding, all_hold, effect_size, exact_bound, exact_properties
 from pgtheory.symbolic import gaussian_expectation, gaussian_log_density, identity_check
 
 W_STAR = 5.0
@@ -188,6 +189,18 @@ def nonconvex_for_some_convex_loss(ctx: Context) -> Finding:
     )
 
 
+def convex_share_effect(ctx: Context) -> Finding:
+    """How wrong 'generally nonconvex' is: the share of the convex losses searched whose -J
+    shows no negative curvature at all (jointly convex, where the statement fails)."""
+    convex = [least_curvature(f, MUS)[0] >= -TOLERANCE for f in CONVEX_SMOOTHED_LOSSES.values()]
+    return effect_size(
+        sum(convex) / len(convex),
+        measure="share of the convex losses searched whose -J is convex in (mu, sigma) and "
+        "(mu, log sigma)",
+        setting=f"{len(convex)} convex losses, grid of mu within 2 of w* and sigma in [0.1, 3]",
+    )
+
+
 m_, s_, c_ = sp.symbols("m s c", nonnegative=True)
 psi = sp.Symbol("psi", real=True)
 
@@ -262,6 +275,7 @@ J_NONCONVEX = Claim(
             double_well_is_convex,
             slip=Slip("calling the smoothing of a nonconvex loss convex", SlipKind.CONDITION),
         ),
+        effect("share of convex losses where the statement fails", Kind.EXACT, convex_share_effect),
     ),
 )
 
