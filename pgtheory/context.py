@@ -110,8 +110,10 @@ class Context:
         alternative: str = "equal",
         resolution: float,
         false_alarm: float = DEFAULT_FALSE_ALARM,
+        pilot_samples: int = 20_000,
     ) -> Finding:
-        """:func:`planned_ratio_test` on this check's generator."""
+        """:func:`planned_ratio_test` on this check's generator (a smaller pilot for costly
+        samples, as for :meth:`mean_test`)."""
         return planned_ratio_test(
             numerator,
             denominator,
@@ -120,6 +122,7 @@ class Context:
             alternative=alternative,
             resolution=self.resolution(resolution),
             false_alarm=false_alarm,
+            pilot_samples=pilot_samples,
         )
 
     def scaling_test(
