@@ -1087,6 +1087,9 @@ NOISE_FLOOR = Claim(
     ),
     conditions="Locally quadratic J at fixed sigma (here sigma = 0.5, R2, no baseline, no "
     "clipping, mu_0 = w*): M = E[(mu - w*)^2].",
+    # slow tier: hundreds of simulated chains at several step sizes (tens of seconds), which
+    # the default tier's two-minute budget cannot carry beside 000's figures
+    slow=True,
     expected=Verdict.CONFIRMED,
     reading="The linear recursion e_{k+1} = (1 - alpha) e_k + alpha xi_k has the stationary "
     "second moment alpha Var(xi) / (2 - alpha): C_1 = 1/2 to first order. The fits give "
@@ -1168,6 +1171,9 @@ ROBBINS_MONRO = Claim(
         ),
     ),
     conditions="Fixed sigma = 0.5, R2; alpha_k = 0.01 / (1 + k / 2000) (harmonic, so Robbins-Monro).",
+    # slow tier: hundreds of simulated chains at several step sizes (tens of seconds), which
+    # the default tier's two-minute budget cannot carry beside 000's figures
+    slow=True,
     expected=Verdict.CONFIRMED,
     reading="With harmonic steps E[(mu_k - w*)^2] falls in proportion to alpha_k, i.e. to 0; "
     "with a constant step it stays at its floor.",
