@@ -110,7 +110,7 @@ def _train_parsers(train: argparse.ArgumentParser) -> None:
     algos = train.add_subparsers(dest="algo", required=True, metavar="ALGO")
     for name, trainer in TRAINERS.items():
         a = algos.add_parser(name, parents=[shared], help=f"train {name}")
-        if trainer.default_config is not None:
+        if trainer.config_type is not None:
             _config_flags(a, trainer.default_config())
 
 
@@ -648,7 +648,7 @@ def _config(args: argparse.Namespace) -> Any:
     from pgtheory.algos import TRAINERS
 
     trainer = TRAINERS[args.algo]
-    if trainer.default_config is None:
+    if trainer.config_type is None:
         return None
     given = {
         k.removeprefix("config_"): v

@@ -145,3 +145,22 @@ def test_readings_state_arguments_not_run_results(seeds):
         allowed = set(NUMBER.findall(documents + " " + own)) | {"0", "1", "2", "000", "001", "002", "003", "004"}
         extra = [n for n in NUMBER.findall(claim.reading) if n not in allowed]
         assert not extra, (claim.id, extra)
+
+
+def test_an_effect_changes_with_its_setting(monkeypatch):
+    """004-reinforce-update's effect (1 - cos between the printed update and grad J) is sized
+    at gamma = 0.99 over CartPole-length chains; at gamma = 1 the printed update is exact and
+    the same measure vanishes."""
+    import sys
+
+    from pgtheory.claim import Role
+    from pgtheory.verify import run_check
+
+    claim = next(c for c in CLAIMS if c.id == "004-reinforce-update")
+    item = next(k for k in claim.checks if k.role == Role.EFFECT)
+    module = sys.modules[item.run.__module__]
+    realistic = run_check(claim, item, run_seed=0, device="cpu", quick=False).finding.estimate
+    faithful = module.realistic_cases
+    monkeypatch.setattr(module, "realistic_cases", lambda ctx, gamma=0.99: faithful(ctx, 1.0))
+    undiscounted = run_check(claim, item, run_seed=0, device="cpu", quick=False).finding.estimate
+    assert realistic > 0.01 and abs(undiscounted) < 1e-9
