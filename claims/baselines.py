@@ -13,7 +13,6 @@ from pgtheory.claim import (
     SlipKind,
     Source,
     Verdict,
-    beyond_conditions,
     check,
     effect,
     negative_control,
@@ -711,10 +710,11 @@ BASELINE_AND_AC_GAMMA_T = Claim(
         Source("004", "REINFORCE with Baseline", "Update:"),
         Source("004", "Actor-Critic", "From Sutton"),
     ),
-    conditions="Left out by the document: gamma = 1. For its discounted J, Sutton and Barto's "
-    "updates carry gamma^t (the factor I in their actor-critic). The critic is exact here, so "
-    "only the discount is at issue.",
-    expected=Verdict.CONDITIONAL,
+    conditions="004's own objective, J = E[sum_t gamma^t r_t] (its first equation), with "
+    "gamma < 1; gamma = 1 shown beside it. Sutton and Barto's updates for a discounted J carry "
+    "gamma^t (the factor I in their actor-critic). The critic is exact here, so only the "
+    "discount is at issue.",
+    expected=Verdict.REFUTED,
     severity=Severity.ERRATUM,
     reading="As 004's REINFORCE line, both lines come from the same sampling form and drop "
     "gamma^t: summed over an episode they are unbiased for grad J when gamma = 1, the baseline "
@@ -732,7 +732,7 @@ BASELINE_AND_AC_GAMMA_T = Claim(
             Kind.EXACT,
             both_updates(DISCOUNT, DISCOUNT),
         ),
-        beyond_conditions(
+        check(
             "as printed, gamma = 0.9, both updates (exact enumeration)",
             Kind.EXACT,
             both_updates(DISCOUNT, None),

@@ -466,13 +466,15 @@ REINFORCE_UPDATE = Claim(
     title="The REINFORCE update theta += alpha G_t grad pi(A_t|S_t) / pi(A_t|S_t)",
     statement=r"\mathbb{E}\Big[\sum_t G_t \nabla_\theta \ln \pi(A_t|S_t)\Big] = \nabla J(\theta),\quad G_t = \sum_{k \ge t} \gamma^{k-t} R_{k+1}",
     sources=(Source("004", "REINFORCE", "REINFORCE Update:"),),
-    conditions="Left out by the document: gamma = 1. For its discounted J, Sutton and Barto's "
-    "update carries gamma^t.",
-    expected=Verdict.CONDITIONAL,
+    conditions="004's own objective, J = E[sum_t gamma^t r_t] (its first equation), with "
+    "gamma < 1; gamma = 1 shown beside it. Sutton and Barto's update for a discounted J "
+    "carries gamma^t.",
+    expected=Verdict.REFUTED,
     severity=Severity.ERRATUM,
-    reading="Summed over an episode the update is unbiased for grad J when gamma = 1. For "
-    "gamma < 1 it misses the factor gamma^t and follows a different vector; with gamma^t it is "
-    "exact again.",
+    reading="004 defines J with gamma^t, so gamma < 1 is inside its own setting. Summed over an "
+    "episode the update is unbiased for grad J when gamma = 1; for gamma < 1 it misses the "
+    "factor gamma^t and follows a different vector; with gamma^t it is exact again. A missing "
+    "factor, the idea intact: an erratum.",
     checks=(
         check(
             "gamma = 1, five random MDPs, H = 4 (exact enumeration)",
@@ -484,7 +486,7 @@ REINFORCE_UPDATE = Claim(
             Kind.EXACT,
             reinforce_update_expectation(DISCOUNT, DISCOUNT),
         ),
-        beyond_conditions(
+        check(
             "as printed, gamma = 0.9 (exact enumeration)",
             Kind.EXACT,
             reinforce_update_expectation(DISCOUNT, None),

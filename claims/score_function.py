@@ -539,9 +539,10 @@ LOW_REWARD_MADE_LESS_LIKELY = Claim(
     reading="Along grad J the log-probability of an action b changes at the rate pi_b (r_b - J) "
     "- sum_a pi_a^2 (r_a - J): the second term, from the normaliser, is shared by every action, so "
     "whether b gains depends on the other actions as well as on its own reward. In the example "
-    "the action with reward 1.4 is below the average J, which the reward 15 pulls up, yet it "
-    "gains probability, because the action with reward 0 and probability 0.8 loses so much. The slogan holds for two "
-    "actions and on average, not as a rule for each low-reward trajectory.",
+    "the action with reward 1.4 sits below the average J, which the reward 15 pulls up, while "
+    "the action with reward 0 and probability 0.8 dominates the shared term; the check computes "
+    "which way it moves. The slogan holds for two actions and on average, not as a rule for "
+    "each low-reward trajectory.",
     checks=(
         check(
             "pi = (0.8, 0.1, 0.1), r = (0, 1.4, 15): below-average actions lose probability (exact)",

@@ -550,9 +550,9 @@ CLIPPED_GHAT_BIASED = Claim(
     severity=Severity.MISSING_CONDITION,
     reading="The text proves unbiasedness for g_t and then runs every experiment with clip(g_t). "
     "Clipping shrinks exactly the large samples, and at N(0, 4) with w* = 5 those are the "
-    "samples far from w*, whose psi-component is large and negative; what remains pushes psi "
-    "up. So the experiments' update is not an unbiased estimate of grad J, a condition of the "
-    "text's unbiasedness (no clipping) that its experiments leave.",
+    "samples far from w*, which are not spread symmetrically about the mean; so nothing makes "
+    "the clipped mean equal grad J, and the check computes it. Unbiasedness is proved for the "
+    "unclipped g_t only, a condition the experiments leave.",
     checks=(
         check(
             "E[clip_10(g)] = grad J at N(0, 4), R1 (quadrature)",

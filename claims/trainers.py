@@ -144,6 +144,11 @@ REINFORCE_TRAINER_UNBIASED = Claim(
             "REINFORCE",
             "This method is unbiased but still noisy.",
         ),
+        Source(
+            "001",
+            "Looking through the Advantage Function Lens",
+            "In practice, we estimate \\(Q^{\\pi}(s, a)\\) with the reward-to-go from a single trajectory:",
+        ),
     ),
     conditions=(
         "pgtheory.algos.reinforce as implemented (collect_episodes, reinforce_loss), its "

@@ -27,6 +27,7 @@ def subplots(*args: Any, figsize: tuple[float, float], **kwargs: Any) -> tuple[A
     fig = Figure(figsize=figsize)
     return fig, fig.subplots(*args, **kwargs)
 
+
 OUTCOME_COLOURS = {
     "supports": "#1a7f37",
     "refutes": "#cf222e",
