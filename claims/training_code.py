@@ -701,25 +701,28 @@ RECOMPUTED_LOGPROBS = Claim(
             "You often recompute log-probs at training time for stability",
         ),
     ),
-    conditions="003's CartPole network (dropout 0.5) in train mode, as its forward_pass sets "
-    "with policy.train(); recomputed before the update. Left out: a deterministic forward pass "
-    "(eval mode, or no dropout).",
-    expected=Verdict.REFUTED,
+    conditions="Where 003 gives the advice, its Pong code: a network that is a fixed function "
+    "of the state (no dropout, or eval mode), recomputed before the update. Left out: a network "
+    "with dropout in train mode, as 003's own CartPole network runs (policy.train()).",
+    expected=Verdict.CONDITIONAL,
     severity=Severity.MISSING_CONDITION,
-    reading="Recomputing is sound when the network is a fixed function of the state. 003's "
-    "network has dropout and its program runs in policy.train(), where every forward pass "
-    "draws a new mask: the recomputed log-probability is that of another, randomly thinned "
-    "network, not of the policy that chose the action. In eval mode the two agree.",
+    reading="Recomputing is sound when the network is a fixed function of the state, as in "
+    "003's Pong code, where the advice stands. 003's CartPole network has dropout and its "
+    "program runs in policy.train(), where every forward pass draws a new mask: recomputed "
+    "there, the log-probability would be that of another, randomly thinned network, not of the "
+    "policy that chose the action. 003 does not recompute with that network, but the advice "
+    "does not say that it needs a deterministic forward pass.",
     checks=(
-        check(
+        beyond_conditions(
             "train mode: recomputed = acting, 64 states (exact)",
             Kind.EXACT,
             recomputed_log_probs(True),
         ),
         check(
-            "corrected: eval mode, recomputed = acting (exact)",
+            "a fixed function of the state (eval mode): recomputed = acting (exact)",
             Kind.EXACT,
             recomputed_log_probs(False),
+            key="corrected: eval mode, recomputed = acting (exact)",
         ),
         negative_control(
             "eval mode, recomputed after the optimiser step (exact)",
