@@ -386,7 +386,7 @@ UNBOUNDED = {"sigma_bounds": None}
 TEXT_OMITS_SIGMA_BOUND = Claim(
     id="000-text-omits-sigma-bound",
     title="The experiments run the algorithm as the text describes it (psi unconstrained)",
-    statement=r"\psi = \log\sigma 	ext{ optimized without constraints produces figures 2 and 6}",
+    statement=r"\psi = \log\sigma \text{ optimized without constraints produces figures 2 and 6}",
     sources=(
         Source(
             "000",

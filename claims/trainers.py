@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import gymnasium as gym
 import numpy as np
@@ -286,28 +286,35 @@ class TruncationAsTermination(gym.vector.VectorWrapper):
 
 
 @contextlib.contextmanager
-def gae_across_episode_ends():
-    """A bug planted in the trainer for the duration of a check: its GAE run on across episode
-    ends and autoreset steps (the done flags ignored)."""
-    from pgtheory.algos import ppo
-
-    faithful = ppo.gae
-
-    def leaky(rewards, values, dones, last_value, gamma, lam):
-        return faithful(rewards, values, torch.zeros_like(dones), last_value, gamma, lam)
-
-    ppo.gae = leaky
+def planted(module, name: str, replacement: Callable) -> Iterator[None]:
+    """A bug planted in a trainer's module for the duration of a check: ``module.name`` is
+    ``replacement(faithful)`` until the block ends."""
+    faithful = getattr(module, name)
+    setattr(module, name, replacement(faithful))
     try:
         yield
     finally:
-        ppo.gae = faithful
+        setattr(module, name, faithful)
+
+
+def gae_across_episode_ends() -> contextlib.AbstractContextManager:
+    """The trainer's GAE run on across episode ends and autoreset steps (dones ignored)."""
+    return planted(
+        ppo,
+        "gae",
+        lambda gae: (
+            lambda rewards, values, dones, *rest: gae(
+                rewards, values, torch.zeros_like(dones), *rest
+            )
+        ),
+    )
 
 
 GAE_TRAINER = Claim(
     id="004-gae-trainer-matches-definition",
     title="The PPO trainer's advantages are 004's GAE",
     statement=r"\hat A_t = \sum_{l \ge 0} (\gamma\lambda)^l \delta_{t+l},\quad "
-    r"\delta_t = r_t + \gamma V(s_{t+1}) - V(s_t)\ 	ext{(trainer's rollout and GAE)}",
+    r"\delta_t = r_t + \gamma V(s_{t+1}) - V(s_t)\ \text{(trainer's rollout and GAE)}",
     sources=(Source("004", "Proximal Policy Optimization (PPO)", "GAE (Advantage Estimation)"),),
     conditions=(
         "pgtheory.algos.ppo as implemented (collect_rollout, advantages_and_returns) on the "
@@ -431,18 +438,14 @@ def corrected_update(
     return torch.cat([g.flatten() for g in grads.values()])
 
 
-@contextlib.contextmanager
-def discount_never_reset():
-    """A bug planted in the trainer for the duration of a check: I carried over from one
-    episode into the next (its restart at an episode's first step removed)."""
-    from pgtheory.algos import actor_critic
-
-    faithful = actor_critic.next_discount
-    actor_critic.next_discount = lambda discount_I, restart, gamma: discount_I * gamma
-    try:
-        yield
-    finally:
-        actor_critic.next_discount = faithful
+def discount_never_reset() -> contextlib.AbstractContextManager:
+    """I carried over from one episode into the next (its restart at an episode's first step
+    removed)."""
+    return planted(
+        actor_critic,
+        "next_discount",
+        lambda _: lambda discount_I, restart, gamma: discount_I * gamma,
+    )
 
 
 ACTOR_CRITIC_TRAINER = Claim(

@@ -164,3 +164,10 @@ def test_an_effect_changes_with_its_setting(monkeypatch):
     monkeypatch.setattr(module, "realistic_cases", lambda ctx, gamma=0.99: faithful(ctx, 1.0))
     undiscounted = run_check(claim, item, run_seed=0, device="cpu", quick=False).finding.estimate
     assert realistic > 0.01 and abs(undiscounted) < 1e-9
+
+
+def test_claim_texts_hold_no_control_characters():
+    """A LaTeX statement written without a raw string turns \\t of \\text into a tab."""
+    for claim in CLAIMS:
+        texts = [claim.title, claim.statement, claim.conditions, claim.reading]
+        assert not any(ch < " " for text in texts for ch in text), claim.id
