@@ -20,7 +20,7 @@ from pgtheory.claim import (
     negative_control,
 )
 from pgtheory.context import Context
-from pgtheory.envs.finite import FiniteMDP, random_mdp
+from pgtheory.envs.finite import random_mdp, supported_share
 from pgtheory.stats import Finding, effect_size, exact_comparison
 
 LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
@@ -82,25 +82,6 @@ def gaussian_identity_mc(proposal: str):
 
 
 DEMONSTRATION_HORIZON = 100
-
-
-def supported_share(mdp: FiniteMDP, target: torch.Tensor, covered: torch.Tensor) -> float:
-    """E_target[R 1{every action covered}] / E_target[R] over mdp.horizon steps (rewards >= 0):
-    what the identity, summed over the behaviour's support, recovers of the target's
-    expectation. Backward: surv(s) is the probability that the remaining actions are all
-    covered, val(s) the expected return of such trajectories (as in off_policy's
-    supported_share, which is checked there against enumeration)."""
-    P, r = mdp.transitions.numpy(), mdp.rewards.numpy()
-    pi = torch.softmax(target, -1).numpy()
-    kept = pi * covered.numpy()
-    surv, val, full = np.ones(len(r)), np.zeros(len(r)), np.zeros(len(r))
-    for _ in range(mdp.horizon):
-        next_surv, next_val, next_full = P @ surv, P @ val, P @ full
-        val = (kept * (r * next_surv + next_val)).sum(-1)
-        full = (pi * (r + next_full)).sum(-1)
-        surv = (kept * next_surv).sum(-1)
-    initial = mdp.initial.numpy()
-    return float(initial @ val / (initial @ full))
 
 
 def demonstration_effect(ctx: Context) -> Finding:

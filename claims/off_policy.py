@@ -31,6 +31,7 @@ from pgtheory.envs.finite import (
     random_mdp,
     score_sum,
     step_rewards,
+    supported_share,
     trajectory_expectation,
     trajectory_probability,
 )
@@ -262,26 +263,6 @@ def trajectory_is_identity(behaviour_covers: bool):
         return all_hold(findings)
 
     return run
-
-
-def supported_share(
-    mdp: FiniteMDP, target: torch.Tensor, covered: torch.Tensor, horizon: int
-) -> float:
-    """E_target[R 1{every action covered}] / E_target[R]: what the importance-sampling sum over
-    the behaviour's support recovers of the target's expectation (rewards >= 0). Backward, with
-    surv_t(s) the probability under the target that the actions from t on are all covered and
-    val_t(s) the expected return of such trajectories."""
-    P, r, initial = _numpy(mdp)
-    pi = _softmax(target.numpy())
-    kept = pi * covered.numpy()
-    surv, val = np.ones(len(initial)), np.zeros(len(initial))
-    full = np.zeros(len(initial))
-    for _ in range(horizon):
-        next_surv, next_val, next_full = P @ surv, P @ val, P @ full  # (S, A)
-        val = (kept * (r * next_surv + next_val)).sum(-1)
-        full = (pi * (r + next_full)).sum(-1)
-        surv = (kept * next_surv).sum(-1)
-    return float(initial @ val / (initial @ full))
 
 
 EFFECT_HORIZON = 100

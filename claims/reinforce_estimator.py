@@ -35,7 +35,7 @@ from pgtheory.estimators import discounted_reward_to_go
 from pgtheory.montecarlo import Sampler
 from pgtheory.policies import SoftmaxPolicy
 from pgtheory.stats import Finding, all_hold, effect_size, exact_bound, exact_comparison
-from pgtheory.symbolic import gaussian_log_density, identity_check
+from pgtheory.symbolic import gaussian_log_density, identity_check, standard_normal_expectation
 
 # 002-sigma-conditioning: a = k s + sigma eps with eps ~ N(0, 1)
 eps = sp.Symbol("epsilon", real=True)
@@ -198,14 +198,8 @@ def sigma_score_symbolic(ctx: Context) -> Finding:
     """For a ~ N(k s, sigma^2): E[(d log pi / d sigma)^2] = 2 / sigma^2 (sympy, Gaussian moments)."""
     a = sp.Symbol("a", real=True)
     score = sp.diff(gaussian_log_density(a, gain * state, sigma), sigma)
-    by_sigma = standard_normal_expectation(score.subs(a, gain * state + sigma * eps) ** 2)
+    by_sigma = standard_normal_expectation(score.subs(a, gain * state + sigma * eps) ** 2, eps)
     return identity_check(by_sigma, 2 / sigma**2)
-
-
-def standard_normal_expectation(expr: sp.Expr) -> sp.Expr:
-    """E[expr] for eps ~ N(0, 1) and expr polynomial in eps: E[eps^n] = (n - 1)!! for even n."""
-    terms = sp.Poly(sp.expand(expr), eps).terms()
-    return sp.expand(sum(c * (sp.factorial2(n - 1) if n % 2 == 0 else 0) for (n,), c in terms))
 
 
 def leading_term(expr: sp.Expr) -> tuple[sp.Expr, int]:
@@ -228,7 +222,7 @@ def sampled_gradient_law(parameter: str):
             score = sigma * score
         action = gain * state + sigma * eps
         sampled = score.subs(a, action) * -((action - best_action) ** 2)
-        term, power = leading_term(standard_normal_expectation(sampled**2))
+        term, power = leading_term(standard_normal_expectation(sampled**2, eps))
         if power != -2:
             return exact_comparison(
                 power, -2, method="the lowest power of sigma in E[(g r)^2], sympy"
@@ -247,7 +241,7 @@ def sampled_second_moment(parameter: str) -> sp.Expr:
     )
     action = gain * state + sigma * eps
     return standard_normal_expectation(
-        (score.subs(a, action) * -((action - best_action) ** 2)) ** 2
+        (score.subs(a, action) * -((action - best_action) ** 2)) ** 2, eps
     )
 
 

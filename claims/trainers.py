@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import gymnasium as gym
 import numpy as np
@@ -50,6 +50,7 @@ from pgtheory.implementation import (
     directions,
     exact_fisher,
     gae_by_definition,
+    planted,
     reinforce_updates,
     trainer_network,
 )
@@ -283,18 +284,6 @@ class TruncationAsTermination(gym.vector.VectorWrapper):
     def step(self, actions):
         obs, reward, terminated, truncated, info = self.env.step(actions)
         return obs, reward, terminated | truncated, np.zeros_like(truncated), info
-
-
-@contextlib.contextmanager
-def planted(module, name: str, replacement: Callable) -> Iterator[None]:
-    """A bug planted in a trainer's module for the duration of a check: ``module.name`` is
-    ``replacement(faithful)`` until the block ends."""
-    faithful = getattr(module, name)
-    setattr(module, name, replacement(faithful))
-    try:
-        yield
-    finally:
-        setattr(module, name, faithful)
 
 
 def gae_across_episode_ends() -> contextlib.AbstractContextManager:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import cache
 
 import numpy as np
@@ -40,7 +40,7 @@ from pgtheory.envs.tabular import (
     chain_episodic_mdp,
     expected_return,
 )
-from pgtheory.implementation import reinforce_updates, trainer_network
+from pgtheory.implementation import planted, reinforce_updates, trainer_network
 from pgtheory.montecarlo import derive_seed
 from pgtheory.stats import (
     DEFAULT_INCONCLUSIVE,
@@ -92,21 +92,19 @@ PPO_DETECTS = 0.95
 PPO_ID = "004-ppo-clip-constrains-updates"
 
 
-@contextlib.contextmanager
-def clip_removed() -> Iterator[None]:
+def clip_removed() -> contextlib.AbstractContextManager:
     """The PPO trainer with its clip removed and nothing else changed: its own
     ``clipped_surrogate`` called with eps = infinity (the surrogate becomes r A), while the
     trainer's diagnostics still measure the ratios against its annealed eps."""
-    faithful = ppo.clipped_surrogate
-
-    def unclipped(logits, actions, old_log_probs, advantages, clip):
-        return faithful(logits, actions, old_log_probs, advantages, math.inf)
-
-    ppo.clipped_surrogate = unclipped
-    try:
-        yield
-    finally:
-        ppo.clipped_surrogate = faithful
+    return planted(
+        ppo,
+        "clipped_surrogate",
+        lambda surrogate: (
+            lambda logits, actions, old, advantages, clip: surrogate(
+                logits, actions, old, advantages, math.inf
+            )
+        ),
+    )
 
 
 _PPO_RUNS: dict[tuple[int, int, bool], dict[str, np.ndarray]] = {}
@@ -400,20 +398,18 @@ def grid_seeds() -> int:
     return max(math.ceil(pairs / len(GRID_RATES)), math.ceil(pairs / len(GRID_BATCHES)))
 
 
-@contextlib.contextmanager
-def baseline_added() -> Iterator[None]:
+def baseline_added() -> contextlib.AbstractContextManager:
     """A sign slip planted in the trainer for the duration: its EMA baseline added to the
     reward-to-go instead of subtracted (G_t + b)."""
-    faithful = reinforce.reinforce_loss
-
-    def slipped(policy, value, episodes, cfg, ema=None):
-        return faithful(policy, value, episodes, cfg, None if ema is None else -ema)
-
-    reinforce.reinforce_loss = slipped
-    try:
-        yield
-    finally:
-        reinforce.reinforce_loss = faithful
+    return planted(
+        reinforce,
+        "reinforce_loss",
+        lambda loss: (
+            lambda policy, value, episodes, cfg, ema=None: loss(
+                policy, value, episodes, cfg, None if ema is None else -ema
+            )
+        ),
+    )
 
 
 _GRID_RUNS: dict[tuple, float] = {}

@@ -9,7 +9,9 @@ trainer's own update for many independent batches at once (``torch.func.vmap`` o
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
+from types import ModuleType
 from typing import Any
 
 import gymnasium as gym
@@ -22,6 +24,20 @@ from pgtheory.algos.common import mlp, sample_actions
 from pgtheory.algos.reinforce import Episodes, ReinforceConfig
 from pgtheory.envs.oracle import OracleVectorEnv, network_logits
 from pgtheory.envs.tabular import TabularMDP
+
+
+@contextlib.contextmanager
+def planted(module: ModuleType, name: str, replacement: Callable) -> Iterator[None]:
+    """A bug (or a switched-off mechanism) planted in a trainer's module for the duration of a
+    check: ``module.name`` is ``replacement(faithful)`` until the block ends. Trainers call their
+    parts through module attributes, so the plant is seen by their own code path."""
+    faithful = getattr(module, name)
+    setattr(module, name, replacement(faithful))
+    try:
+        yield
+    finally:
+        setattr(module, name, faithful)
+
 
 #: Batches differentiated at once (bounded memory: episodes are padded to the longest).
 CHUNK = 4096

@@ -234,10 +234,10 @@ class ExactOracle:
 
 def exact_oracle(env_id: str) -> ExactOracle | None:
     """For an environment of :mod:`pgtheory.envs.oracle`, its MDP and optimal J; else None."""
-    entry_point = gym.spec(env_id).entry_point
-    if not getattr(entry_point, "__module__", str(entry_point)).startswith("pgtheory.envs.oracle"):
-        return None
     spec = gym.spec(env_id)
+    module = getattr(spec.entry_point, "__module__", str(spec.entry_point))
+    if not module.startswith("pgtheory.envs.oracle"):
+        return None
     from pgtheory.envs.oracle import DEFAULTS, optimal_return, oracle_mdp
 
     mdp = oracle_mdp(**{**DEFAULTS, **spec.kwargs})

@@ -219,3 +219,23 @@ def finite_horizon_values(
         Q[t] = mdp.rewards + mdp.gamma * mdp.transitions @ V[t + 1]
         V[t] = (pi * Q[t]).sum(-1)
     return V[:-1], Q
+
+
+def supported_share(
+    mdp: FiniteMDP, target: torch.Tensor, covered: torch.Tensor, horizon: int | None = None
+) -> float:
+    """E_target[R 1{every action covered}] / E_target[R] over ``horizon`` steps (default the
+    MDP's; rewards >= 0): what importance sampling summed over a behaviour policy's support
+    (``covered[s, a]``) recovers of the target's expectation. A backward recursion in float64:
+    surv(s), the probability under the target that the remaining actions are all covered, and
+    val(s), the expected return of such trajectories."""
+    P, r, initial = (x.double() for x in (mdp.transitions, mdp.rewards, mdp.initial))
+    pi = torch.softmax(target.double(), -1)
+    kept = pi * covered.double()
+    surv, val, full = torch.ones_like(initial), torch.zeros_like(initial), torch.zeros_like(initial)
+    for _ in range(mdp.horizon if horizon is None else horizon):
+        next_surv, next_val, next_full = P @ surv, P @ val, P @ full  # (S, A)
+        val = (kept * (r * next_surv + next_val)).sum(-1)
+        full = (pi * (r + next_full)).sum(-1)
+        surv = (kept * next_surv).sum(-1)
+    return float(initial @ val / (initial @ full))
