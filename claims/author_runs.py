@@ -19,35 +19,33 @@ from typing import Any
 import numpy as np
 from scipy import stats as sps
 
-from pgtheory.claim import (
-    Claim,
-    Kind,
-    Requirement,
-    Severity,
-    Slip,
-    SlipKind,
-    Source,
-    Verdict,
-    check,
-    effect,
-    negative_control,
-)
+from pgtheory.claim import Claim
+from pgtheory.claim import Kind
+from pgtheory.claim import Requirement
+from pgtheory.claim import Severity
+from pgtheory.claim import Slip
+from pgtheory.claim import SlipKind
+from pgtheory.claim import Source
+from pgtheory.claim import Verdict
+from pgtheory.claim import check
+from pgtheory.claim import effect
+from pgtheory.claim import negative_control
 from pgtheory.context import Context
-from pgtheory.envs.notebook_000 import (
-    EARLIER_SETTINGS,
-    NOTEBOOK_SETTINGS,
-    Settings,
-    seeded_replay,
-)
-from pgtheory.sources import (
-    document_file,
-    notebook_000_constants,
-    notebook_000_path,
-    notebook_000_printed_finals,
-    notebook_000_source_and_output,
-    seeds_directory,
-)
-from pgtheory.stats import Finding, Outcome, effect_size, exact_bound, exact_comparison
+from pgtheory.envs.notebook_000 import EARLIER_SETTINGS
+from pgtheory.envs.notebook_000 import NOTEBOOK_SETTINGS
+from pgtheory.envs.notebook_000 import Settings
+from pgtheory.envs.notebook_000 import seeded_replay
+from pgtheory.sources import document_file
+from pgtheory.sources import notebook_000_constants
+from pgtheory.sources import notebook_000_path
+from pgtheory.sources import notebook_000_printed_finals
+from pgtheory.sources import notebook_000_source_and_output
+from pgtheory.sources import seeds_directory
+from pgtheory.stats import Finding
+from pgtheory.stats import Outcome
+from pgtheory.stats import effect_size
+from pgtheory.stats import exact_bound
+from pgtheory.stats import exact_comparison
 
 FIGURES = "Illustrative experiments: Policy Gradient for a Quadratic Loss"
 #: The printed values have three decimals: a replay reproduces them if within half a unit.

@@ -5,44 +5,41 @@ gamma^t their update lines leave out."""
 import numpy as np
 import torch
 
-from pgtheory.claim import (
-    Claim,
-    Kind,
-    Severity,
-    Slip,
-    SlipKind,
-    Source,
-    Verdict,
-    check,
-    effect,
-    negative_control,
-)
+from pgtheory.claim import Claim
+from pgtheory.claim import Kind
+from pgtheory.claim import Severity
+from pgtheory.claim import Slip
+from pgtheory.claim import SlipKind
+from pgtheory.claim import Source
+from pgtheory.claim import Verdict
+from pgtheory.claim import check
+from pgtheory.claim import effect
+from pgtheory.claim import negative_control
 from pgtheory.context import Context
 from pgtheory.envs import tabular
-from pgtheory.envs.finite import (
-    discounted_return,
-    enumerate_trajectories,
-    exact_policy_gradient,
-    finite_horizon_values,
-    random_cases,
-    sample_trajectories,
-    score_sum,
-    step_rewards,
-    to_device,
-    trajectory_expectation,
-    trajectory_probability,
-)
-from pgtheory.envs.tabular import CHAIN_SETTING, random_chain_cases
-from pgtheory.estimators import discounted_reward_to_go, per_step
-from pgtheory.policies import SoftmaxPolicy, grad_pi_times
-from pgtheory.stats import (
-    Finding,
-    all_hold,
-    effect_size,
-    exact_bound,
-    exact_comparison,
-    proportionality_check,
-)
+from pgtheory.envs.finite import discounted_return
+from pgtheory.envs.finite import enumerate_trajectories
+from pgtheory.envs.finite import exact_policy_gradient
+from pgtheory.envs.finite import finite_horizon_values
+from pgtheory.envs.finite import random_cases
+from pgtheory.envs.finite import sample_trajectories
+from pgtheory.envs.finite import score_sum
+from pgtheory.envs.finite import step_rewards
+from pgtheory.envs.finite import to_device
+from pgtheory.envs.finite import trajectory_expectation
+from pgtheory.envs.finite import trajectory_probability
+from pgtheory.envs.tabular import CHAIN_SETTING
+from pgtheory.envs.tabular import random_chain_cases
+from pgtheory.estimators import discounted_reward_to_go
+from pgtheory.estimators import per_step
+from pgtheory.policies import SoftmaxPolicy
+from pgtheory.policies import grad_pi_times
+from pgtheory.stats import Finding
+from pgtheory.stats import all_hold
+from pgtheory.stats import effect_size
+from pgtheory.stats import exact_bound
+from pgtheory.stats import exact_comparison
+from pgtheory.stats import proportionality_check
 
 # --- 001-state-baseline-unbiased: a contextual bandit (one-step episodes, as in 001's example)
 

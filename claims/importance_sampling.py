@@ -6,22 +6,23 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from pgtheory.claim import (
-    Claim,
-    Kind,
-    Severity,
-    Slip,
-    SlipKind,
-    Source,
-    Verdict,
-    beyond_conditions,
-    check,
-    effect,
-    negative_control,
-)
+from pgtheory.claim import Claim
+from pgtheory.claim import Kind
+from pgtheory.claim import Severity
+from pgtheory.claim import Slip
+from pgtheory.claim import SlipKind
+from pgtheory.claim import Source
+from pgtheory.claim import Verdict
+from pgtheory.claim import beyond_conditions
+from pgtheory.claim import check
+from pgtheory.claim import effect
+from pgtheory.claim import negative_control
 from pgtheory.context import Context
-from pgtheory.envs.finite import random_mdp, supported_share
-from pgtheory.stats import Finding, effect_size, exact_comparison
+from pgtheory.envs.finite import random_mdp
+from pgtheory.envs.finite import supported_share
+from pgtheory.stats import Finding
+from pgtheory.stats import effect_size
+from pgtheory.stats import exact_comparison
 
 LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 

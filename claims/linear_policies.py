@@ -8,29 +8,29 @@ from dataclasses import replace
 
 import torch
 
-from pgtheory.claim import (
-    Claim,
-    Kind,
-    Severity,
-    Slip,
-    SlipKind,
-    Source,
-    Verdict,
-    check,
-    effect,
-    negative_control,
-)
+from pgtheory.claim import Claim
+from pgtheory.claim import Kind
+from pgtheory.claim import Severity
+from pgtheory.claim import Slip
+from pgtheory.claim import SlipKind
+from pgtheory.claim import Source
+from pgtheory.claim import Verdict
+from pgtheory.claim import check
+from pgtheory.claim import effect
+from pgtheory.claim import negative_control
 from pgtheory.context import Context
-from pgtheory.envs.finite import (
-    FiniteMDP,
-    enumerate_trajectories,
-    random_cases,
-    total_variance,
-    trajectory_probability,
-)
-from pgtheory.estimators import discounted_reward_to_go, full_return, reward_to_go
+from pgtheory.envs.finite import FiniteMDP
+from pgtheory.envs.finite import enumerate_trajectories
+from pgtheory.envs.finite import random_cases
+from pgtheory.envs.finite import total_variance
+from pgtheory.envs.finite import trajectory_probability
+from pgtheory.estimators import discounted_reward_to_go
+from pgtheory.estimators import full_return
+from pgtheory.estimators import reward_to_go
 from pgtheory.policies import SoftmaxPolicy
-from pgtheory.stats import Finding, effect_size, exact_properties
+from pgtheory.stats import Finding
+from pgtheory.stats import effect_size
+from pgtheory.stats import exact_properties
 
 SOFTMAX_SECTION = "Illustration: Softmax Policy for Discrete Actions"
 VARIANCE_SECTION = "The big problem with REINFORCE is variance"

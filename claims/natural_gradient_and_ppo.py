@@ -7,16 +7,21 @@ import sympy as sp
 import torch
 from scipy.optimize import minimize
 
-from pgtheory.claim import Claim, Kind, Slip, SlipKind, Source, Verdict, check, negative_control
+from pgtheory.claim import Claim
+from pgtheory.claim import Kind
+from pgtheory.claim import Slip
+from pgtheory.claim import SlipKind
+from pgtheory.claim import Source
+from pgtheory.claim import Verdict
+from pgtheory.claim import check
+from pgtheory.claim import negative_control
 from pgtheory.context import Context
-from pgtheory.stats import (
-    Finding,
-    all_hold,
-    exact_bound,
-    exact_comparison,
-    exact_properties,
-    slope_test,
-)
+from pgtheory.stats import Finding
+from pgtheory.stats import all_hold
+from pgtheory.stats import exact_bound
+from pgtheory.stats import exact_comparison
+from pgtheory.stats import exact_properties
+from pgtheory.stats import slope_test
 from pgtheory.symbolic import identity_check
 
 K = 4  # actions of the bandit policies below

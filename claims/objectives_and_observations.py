@@ -7,41 +7,41 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from pgtheory.claim import (
-    Claim,
-    Kind,
-    Severity,
-    Slip,
-    SlipKind,
-    Source,
-    Verdict,
-    check,
-    effect,
-    negative_control,
-)
+from pgtheory.claim import Claim
+from pgtheory.claim import Kind
+from pgtheory.claim import Severity
+from pgtheory.claim import Slip
+from pgtheory.claim import SlipKind
+from pgtheory.claim import Source
+from pgtheory.claim import Verdict
+from pgtheory.claim import check
+from pgtheory.claim import effect
+from pgtheory.claim import negative_control
 from pgtheory.context import Context
-from pgtheory.envs.finite import (
-    FiniteMDP,
-    discounted_return,
-    enumerate_trajectories,
-    exact_policy_gradient,
-    expected_return,
-    finite_horizon_values,
-    log_dynamics,
-    random_cases,
-    random_mdp,
-    sample_trajectories,
-    step_rewards,
-    to_device,
-    trajectory_expectation,
-    trajectory_probability,
-)
+from pgtheory.envs.finite import FiniteMDP
+from pgtheory.envs.finite import discounted_return
+from pgtheory.envs.finite import enumerate_trajectories
+from pgtheory.envs.finite import exact_policy_gradient
+from pgtheory.envs.finite import expected_return
+from pgtheory.envs.finite import finite_horizon_values
+from pgtheory.envs.finite import log_dynamics
+from pgtheory.envs.finite import random_cases
+from pgtheory.envs.finite import random_mdp
+from pgtheory.envs.finite import sample_trajectories
+from pgtheory.envs.finite import step_rewards
+from pgtheory.envs.finite import to_device
+from pgtheory.envs.finite import trajectory_expectation
+from pgtheory.envs.finite import trajectory_probability
 from pgtheory.envs.tabular import TabularMDP
 from pgtheory.envs.tabular import expected_return as tabular_expected_return
 from pgtheory.estimators import discounted_reward_to_go
 from pgtheory.montecarlo import Sampler
 from pgtheory.policies import SoftmaxPolicy
-from pgtheory.stats import Finding, all_hold, effect_size, exact_bound, exact_comparison
+from pgtheory.stats import Finding
+from pgtheory.stats import all_hold
+from pgtheory.stats import effect_size
+from pgtheory.stats import exact_bound
+from pgtheory.stats import exact_comparison
 
 
 def random_case(ctx: Context, horizon: int = 4, states: int = 3):

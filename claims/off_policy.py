@@ -6,38 +6,39 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from pgtheory.claim import (
-    Claim,
-    Kind,
-    Severity,
-    Slip,
-    SlipKind,
-    Source,
-    Verdict,
-    beyond_conditions,
-    check,
-    effect,
-    negative_control,
-)
+from pgtheory.claim import Claim
+from pgtheory.claim import Kind
+from pgtheory.claim import Severity
+from pgtheory.claim import Slip
+from pgtheory.claim import SlipKind
+from pgtheory.claim import Source
+from pgtheory.claim import Verdict
+from pgtheory.claim import beyond_conditions
+from pgtheory.claim import check
+from pgtheory.claim import effect
+from pgtheory.claim import negative_control
 from pgtheory.context import Context
-from pgtheory.envs.finite import (
-    FiniteMDP,
-    Trajectories,
-    discounted_return,
-    enumerate_trajectories,
-    exact_policy_gradient,
-    log_dynamics,
-    log_policy,
-    random_mdp,
-    score_sum,
-    step_rewards,
-    supported_share,
-    trajectory_expectation,
-    trajectory_probability,
-)
+from pgtheory.envs.finite import FiniteMDP
+from pgtheory.envs.finite import Trajectories
+from pgtheory.envs.finite import discounted_return
+from pgtheory.envs.finite import enumerate_trajectories
+from pgtheory.envs.finite import exact_policy_gradient
+from pgtheory.envs.finite import log_dynamics
+from pgtheory.envs.finite import log_policy
+from pgtheory.envs.finite import random_mdp
+from pgtheory.envs.finite import score_sum
+from pgtheory.envs.finite import step_rewards
+from pgtheory.envs.finite import supported_share
+from pgtheory.envs.finite import trajectory_expectation
+from pgtheory.envs.finite import trajectory_probability
 from pgtheory.estimators import discounted_reward_to_go
 from pgtheory.policies import SoftmaxPolicy
-from pgtheory.stats import Finding, all_hold, effect_size, exact_bound, exact_comparison, slope_test
+from pgtheory.stats import Finding
+from pgtheory.stats import all_hold
+from pgtheory.stats import effect_size
+from pgtheory.stats import exact_bound
+from pgtheory.stats import exact_comparison
+from pgtheory.stats import slope_test
 
 
 def cases(ctx: Context, count: int = 5, horizon: int = 3):

@@ -9,37 +9,31 @@ import sympy as sp
 import torch
 from scipy.optimize import minimize_scalar
 
-from pgtheory.claim import (
-    Claim,
-    Kind,
-    Severity,
-    Slip,
-    SlipKind,
-    Source,
-    Verdict,
-    beyond_conditions,
-    check,
-    effect,
-    negative_control,
-)
+from pgtheory.claim import Claim
+from pgtheory.claim import Kind
+from pgtheory.claim import Severity
+from pgtheory.claim import Slip
+from pgtheory.claim import SlipKind
+from pgtheory.claim import Source
+from pgtheory.claim import Verdict
+from pgtheory.claim import beyond_conditions
+from pgtheory.claim import check
+from pgtheory.claim import effect
+from pgtheory.claim import negative_control
 from pgtheory.context import Context
-from pgtheory.envs.finite import (
-    FiniteMDP,
-    discounted_return,
-    random_cases,
-    score_sum,
-    trajectory_expectation,
-)
+from pgtheory.envs.finite import FiniteMDP
+from pgtheory.envs.finite import discounted_return
+from pgtheory.envs.finite import random_cases
+from pgtheory.envs.finite import score_sum
+from pgtheory.envs.finite import trajectory_expectation
 from pgtheory.policies import SoftmaxPolicy
-from pgtheory.stats import (
-    Finding,
-    Outcome,
-    all_hold,
-    effect_size,
-    exact_bound,
-    exact_comparison,
-    exact_properties,
-)
+from pgtheory.stats import Finding
+from pgtheory.stats import Outcome
+from pgtheory.stats import all_hold
+from pgtheory.stats import effect_size
+from pgtheory.stats import exact_bound
+from pgtheory.stats import exact_comparison
+from pgtheory.stats import exact_properties
 
 # A one-state bandit: actions a with probabilities pi(a), rewards R(a) (+ noise of variance
 # `noise`), and the scalar score g(a) = d log pi(a) / d theta_0 (001's "g_t as a scalar").

@@ -6,38 +6,36 @@ import numpy as np
 import sympy as sp
 import torch
 
-from pgtheory.claim import (
-    Claim,
-    Kind,
-    Severity,
-    Slip,
-    SlipKind,
-    Source,
-    Verdict,
-    beyond_conditions,
-    check,
-    effect,
-    negative_control,
-)
+from pgtheory.claim import Claim
+from pgtheory.claim import Kind
+from pgtheory.claim import Severity
+from pgtheory.claim import Slip
+from pgtheory.claim import SlipKind
+from pgtheory.claim import Source
+from pgtheory.claim import Verdict
+from pgtheory.claim import beyond_conditions
+from pgtheory.claim import check
+from pgtheory.claim import effect
+from pgtheory.claim import negative_control
 from pgtheory.context import Context
 from pgtheory.envs import tabular
-from pgtheory.envs.finite import (
-    exact_policy_gradient,
-    random_cases,
-    step_rewards,
-    trajectory_expectation,
-)
-from pgtheory.envs.tabular import (
-    TabularMDP,
-    action_values,
-    all_actions_sum,
-    chain_episodic_mdp,
-    random_end_mdp,
-    visitation,
-)
+from pgtheory.envs.finite import exact_policy_gradient
+from pgtheory.envs.finite import random_cases
+from pgtheory.envs.finite import step_rewards
+from pgtheory.envs.finite import trajectory_expectation
+from pgtheory.envs.tabular import TabularMDP
+from pgtheory.envs.tabular import action_values
+from pgtheory.envs.tabular import all_actions_sum
+from pgtheory.envs.tabular import chain_episodic_mdp
+from pgtheory.envs.tabular import random_end_mdp
+from pgtheory.envs.tabular import visitation
 from pgtheory.estimators import discounted_reward_to_go
 from pgtheory.policies import SoftmaxPolicy
-from pgtheory.stats import Finding, all_hold, effect_size, exact_comparison, proportionality_check
+from pgtheory.stats import Finding
+from pgtheory.stats import all_hold
+from pgtheory.stats import effect_size
+from pgtheory.stats import exact_comparison
+from pgtheory.stats import proportionality_check
 from pgtheory.symbolic import identity_check
 
 NUM_MDPS = 10

@@ -7,35 +7,37 @@ import numpy as np
 import sympy as sp
 import torch
 
-from pgtheory.claim import (
-    Claim,
-    Kind,
-    Severity,
-    Slip,
-    SlipKind,
-    Source,
-    Verdict,
-    check,
-    effect,
-    negative_control,
-)
+from pgtheory.claim import Claim
+from pgtheory.claim import Kind
+from pgtheory.claim import Severity
+from pgtheory.claim import Slip
+from pgtheory.claim import SlipKind
+from pgtheory.claim import Source
+from pgtheory.claim import Verdict
+from pgtheory.claim import check
+from pgtheory.claim import effect
+from pgtheory.claim import negative_control
 from pgtheory.context import Context
-from pgtheory.envs.finite import (
-    FiniteMDP,
-    discounted_return,
-    exact_policy_gradient,
-    random_cases,
-    sample_trajectories,
-    score_sum,
-    step_rewards,
-    to_device,
-    trajectory_expectation,
-)
+from pgtheory.envs.finite import FiniteMDP
+from pgtheory.envs.finite import discounted_return
+from pgtheory.envs.finite import exact_policy_gradient
+from pgtheory.envs.finite import random_cases
+from pgtheory.envs.finite import sample_trajectories
+from pgtheory.envs.finite import score_sum
+from pgtheory.envs.finite import step_rewards
+from pgtheory.envs.finite import to_device
+from pgtheory.envs.finite import trajectory_expectation
 from pgtheory.estimators import discounted_reward_to_go
 from pgtheory.montecarlo import Sampler
 from pgtheory.policies import SoftmaxPolicy
-from pgtheory.stats import Finding, all_hold, effect_size, exact_bound, exact_comparison
-from pgtheory.symbolic import gaussian_log_density, identity_check, standard_normal_expectation
+from pgtheory.stats import Finding
+from pgtheory.stats import all_hold
+from pgtheory.stats import effect_size
+from pgtheory.stats import exact_bound
+from pgtheory.stats import exact_comparison
+from pgtheory.symbolic import gaussian_log_density
+from pgtheory.symbolic import identity_check
+from pgtheory.symbolic import standard_normal_expectation
 
 # 002-sigma-conditioning: a = k s + sigma eps with eps ~ N(0, 1)
 eps = sp.Symbol("epsilon", real=True)

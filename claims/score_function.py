@@ -7,37 +7,35 @@ import numpy as np
 import sympy as sp
 import torch
 
-from pgtheory.claim import (
-    Claim,
-    Kind,
-    Severity,
-    Slip,
-    SlipKind,
-    Source,
-    Verdict,
-    check,
-    effect,
-    negative_control,
-)
+from pgtheory.claim import Claim
+from pgtheory.claim import Kind
+from pgtheory.claim import Severity
+from pgtheory.claim import Slip
+from pgtheory.claim import SlipKind
+from pgtheory.claim import Source
+from pgtheory.claim import Verdict
+from pgtheory.claim import check
+from pgtheory.claim import effect
+from pgtheory.claim import negative_control
 from pgtheory.context import Context
 from pgtheory.envs import finite
-from pgtheory.envs.finite import FiniteMDP, enumerate_trajectories, random_cases, score_sum
-from pgtheory.policies import GaussianPolicy, SoftmaxPolicy
-from pgtheory.stats import (
-    Finding,
-    Outcome,
-    all_hold,
-    effect_size,
-    exact_comparison,
-    exact_properties,
-)
-from pgtheory.symbolic import (
-    exact_identity,
-    gaussian_expectation,
-    gaussian_log_density,
-    identity_check,
-    standard_normal_expectation,
-)
+from pgtheory.envs.finite import FiniteMDP
+from pgtheory.envs.finite import enumerate_trajectories
+from pgtheory.envs.finite import random_cases
+from pgtheory.envs.finite import score_sum
+from pgtheory.policies import GaussianPolicy
+from pgtheory.policies import SoftmaxPolicy
+from pgtheory.stats import Finding
+from pgtheory.stats import Outcome
+from pgtheory.stats import all_hold
+from pgtheory.stats import effect_size
+from pgtheory.stats import exact_comparison
+from pgtheory.stats import exact_properties
+from pgtheory.symbolic import exact_identity
+from pgtheory.symbolic import gaussian_expectation
+from pgtheory.symbolic import gaussian_log_density
+from pgtheory.symbolic import identity_check
+from pgtheory.symbolic import standard_normal_expectation
 
 x = sp.Symbol("x", real=True)
 mu = sp.Symbol("mu", real=True)

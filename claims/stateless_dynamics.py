@@ -21,36 +21,35 @@ import torch
 from scipy import stats as sps
 from scipy.integrate import cumulative_trapezoid
 
-from pgtheory.claim import (
-    Claim,
-    Kind,
-    Severity,
-    Slip,
-    SlipKind,
-    Source,
-    Verdict,
-    beyond_conditions,
-    check,
-    effect,
-    negative_control,
-)
+from pgtheory.claim import Claim
+from pgtheory.claim import Kind
+from pgtheory.claim import Severity
+from pgtheory.claim import Slip
+from pgtheory.claim import SlipKind
+from pgtheory.claim import Source
+from pgtheory.claim import Verdict
+from pgtheory.claim import beyond_conditions
+from pgtheory.claim import check
+from pgtheory.claim import effect
+from pgtheory.claim import negative_control
 from pgtheory.context import Context
 from pgtheory.envs.notebook_000 import seeded_replay
-from pgtheory.envs.stateless import Experiment, simulate
+from pgtheory.envs.stateless import Experiment
+from pgtheory.envs.stateless import simulate
 from pgtheory.moments import Moments
-from pgtheory.montecarlo import PILOT_MARGIN, planned_chain_slope_test, planned_mean_test
-from pgtheory.stats import (
-    Finding,
-    all_hold,
-    effect_size,
-    equivalence_test,
-    exact_properties,
-    mean_below_test,
-    min_samples_for_rank_test,
-    probability_of_superiority,
-    proportion_test,
-    rank_comparison,
-)
+from pgtheory.montecarlo import PILOT_MARGIN
+from pgtheory.montecarlo import planned_chain_slope_test
+from pgtheory.montecarlo import planned_mean_test
+from pgtheory.stats import Finding
+from pgtheory.stats import all_hold
+from pgtheory.stats import effect_size
+from pgtheory.stats import equivalence_test
+from pgtheory.stats import exact_properties
+from pgtheory.stats import mean_below_test
+from pgtheory.stats import min_samples_for_rank_test
+from pgtheory.stats import probability_of_superiority
+from pgtheory.stats import proportion_test
+from pgtheory.stats import rank_comparison
 from pgtheory.symbolic import identity_check
 
 FIGURES = "Illustrative experiments: Policy Gradient for a Quadratic Loss"

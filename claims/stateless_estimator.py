@@ -6,32 +6,32 @@ import numpy as np
 import sympy as sp
 import torch
 
-from pgtheory.claim import (
-    Claim,
-    Kind,
-    Severity,
-    Slip,
-    SlipKind,
-    Source,
-    Verdict,
-    beyond_conditions,
-    check,
-    effect,
-    negative_control,
-)
+from pgtheory.claim import Claim
+from pgtheory.claim import Kind
+from pgtheory.claim import Severity
+from pgtheory.claim import Slip
+from pgtheory.claim import SlipKind
+from pgtheory.claim import Source
+from pgtheory.claim import Verdict
+from pgtheory.claim import beyond_conditions
+from pgtheory.claim import check
+from pgtheory.claim import effect
+from pgtheory.claim import negative_control
 from pgtheory.context import Context
-from pgtheory.envs.stateless import quadratic_loss, randomised_reward, true_reward
+from pgtheory.envs.stateless import quadratic_loss
+from pgtheory.envs.stateless import randomised_reward
+from pgtheory.envs.stateless import true_reward
 from pgtheory.estimators import clip_by_norm
 from pgtheory.policies import GaussianPolicy
-from pgtheory.stats import (
-    Finding,
-    all_hold,
-    effect_size,
-    exact_bound,
-    exact_comparison,
-    exact_properties,
-)
-from pgtheory.symbolic import gaussian_expectation, gaussian_log_density, identity_check
+from pgtheory.stats import Finding
+from pgtheory.stats import all_hold
+from pgtheory.stats import effect_size
+from pgtheory.stats import exact_bound
+from pgtheory.stats import exact_comparison
+from pgtheory.stats import exact_properties
+from pgtheory.symbolic import gaussian_expectation
+from pgtheory.symbolic import gaussian_log_density
+from pgtheory.symbolic import identity_check
 
 FIGURES = "Illustrative experiments: Policy Gradient for a Quadratic Loss"
 W_STAR = 5.0  # the experiments' target

@@ -15,34 +15,33 @@ import numpy as np
 import sympy as sp
 import torch
 
-from pgtheory.claim import (
-    Claim,
-    Kind,
-    Severity,
-    Slip,
-    SlipKind,
-    Source,
-    Verdict,
-    beyond_conditions,
-    check,
-    effect,
-    negative_control,
-)
+from pgtheory.claim import Claim
+from pgtheory.claim import Kind
+from pgtheory.claim import Severity
+from pgtheory.claim import Slip
+from pgtheory.claim import SlipKind
+from pgtheory.claim import Source
+from pgtheory.claim import Verdict
+from pgtheory.claim import beyond_conditions
+from pgtheory.claim import check
+from pgtheory.claim import effect
+from pgtheory.claim import negative_control
 from pgtheory.context import Context
-from pgtheory.envs.stateless import randomised_reward, sparse_reward, true_reward
+from pgtheory.envs.stateless import randomised_reward
+from pgtheory.envs.stateless import sparse_reward
+from pgtheory.envs.stateless import true_reward
 from pgtheory.montecarlo import Sampler
 from pgtheory.policies import GaussianPolicy
-from pgtheory.stats import (
-    Finding,
-    Outcome,
-    all_hold,
-    critical_z,
-    effect_size,
-    exact_bound,
-    slope_coefficients,
-    two_sided_normal_p,
-)
-from pgtheory.symbolic import identity_check, standard_normal_expectation
+from pgtheory.stats import Finding
+from pgtheory.stats import Outcome
+from pgtheory.stats import all_hold
+from pgtheory.stats import critical_z
+from pgtheory.stats import effect_size
+from pgtheory.stats import exact_bound
+from pgtheory.stats import slope_coefficients
+from pgtheory.stats import two_sided_normal_p
+from pgtheory.symbolic import identity_check
+from pgtheory.symbolic import standard_normal_expectation
 
 W_STAR, SIGMA_0 = 5.0, 2.0  # 000: w* = 5, initial policy N(0, 4)
 W_STAR_EXACT = sp.Integer(5)

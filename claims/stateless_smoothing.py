@@ -8,23 +8,27 @@ import sympy as sp
 import torch
 from scipy import special
 
-from pgtheory.claim import (
-    Claim,
-    Kind,
-    Severity,
-    Slip,
-    SlipKind,
-    Source,
-    Verdict,
-    check,
-    effect,
-    negative_control,
-)
+from pgtheory.claim import Claim
+from pgtheory.claim import Kind
+from pgtheory.claim import Severity
+from pgtheory.claim import Slip
+from pgtheory.claim import SlipKind
+from pgtheory.claim import Source
+from pgtheory.claim import Verdict
+from pgtheory.claim import check
+from pgtheory.claim import effect
+from pgtheory.claim import negative_control
 from pgtheory.context import Context
 from pgtheory.envs.stateless import sparse_reward
 from pgtheory.policies import GaussianPolicy
-from pgtheory.stats import Finding, all_hold, effect_size, exact_bound, exact_properties
-from pgtheory.symbolic import gaussian_expectation, gaussian_log_density, identity_check
+from pgtheory.stats import Finding
+from pgtheory.stats import all_hold
+from pgtheory.stats import effect_size
+from pgtheory.stats import exact_bound
+from pgtheory.stats import exact_properties
+from pgtheory.symbolic import gaussian_expectation
+from pgtheory.symbolic import gaussian_log_density
+from pgtheory.symbolic import identity_check
 
 W_STAR = 5.0
 

@@ -5,22 +5,23 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from pgtheory.claim import (
-    Claim,
-    Kind,
-    Slip,
-    SlipKind,
-    Source,
-    Verdict,
-    check,
-    negative_control,
-)
+from pgtheory.claim import Claim
+from pgtheory.claim import Kind
+from pgtheory.claim import Slip
+from pgtheory.claim import SlipKind
+from pgtheory.claim import Source
+from pgtheory.claim import Verdict
+from pgtheory.claim import check
+from pgtheory.claim import negative_control
 from pgtheory.context import Context
-from pgtheory.envs.stateless import randomised_reward, true_reward
-from pgtheory.estimators import clip_by_norm, ema_of_past_rewards
+from pgtheory.envs.stateless import randomised_reward
+from pgtheory.envs.stateless import true_reward
+from pgtheory.estimators import clip_by_norm
+from pgtheory.estimators import ema_of_past_rewards
 from pgtheory.montecarlo import Sampler
 from pgtheory.policies import GaussianPolicy
-from pgtheory.stats import Finding, exact_comparison
+from pgtheory.stats import Finding
+from pgtheory.stats import exact_comparison
 
 W_STAR, INITIAL_SIGMA, EMA_WEIGHT, HISTORY = 5.0, 2.0, 0.9, 30
 

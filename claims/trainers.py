@@ -19,49 +19,49 @@ import numpy as np
 import torch
 from torch.nn.utils import parameters_to_vector
 
-from pgtheory.algos import actor_critic, natural, ppo
-from pgtheory.algos.actor_critic import ActorCriticConfig, Transitions
+from pgtheory.algos import actor_critic
+from pgtheory.algos import natural
+from pgtheory.algos import ppo
+from pgtheory.algos.actor_critic import ActorCriticConfig
+from pgtheory.algos.actor_critic import Transitions
 from pgtheory.algos.common import log_prob_of
-from pgtheory.algos.ppo import ActorCritic, PPOConfig, Rollout
+from pgtheory.algos.ppo import ActorCritic
+from pgtheory.algos.ppo import PPOConfig
+from pgtheory.algos.ppo import Rollout
 from pgtheory.algos.reinforce import ReinforceConfig
-from pgtheory.claim import (
-    Claim,
-    Kind,
-    Requirement,
-    Slip,
-    SlipKind,
-    Source,
-    Verdict,
-    check,
-    effect,
-    negative_control,
-)
+from pgtheory.claim import Claim
+from pgtheory.claim import Kind
+from pgtheory.claim import Requirement
+from pgtheory.claim import Slip
+from pgtheory.claim import SlipKind
+from pgtheory.claim import Source
+from pgtheory.claim import Verdict
+from pgtheory.claim import check
+from pgtheory.claim import effect
+from pgtheory.claim import negative_control
 from pgtheory.context import Context
-from pgtheory.envs.oracle import (
-    OracleVectorEnv,
-    TabularMDPEnv,
-    exact_network_gradient,
-    network_logits,
-)
-from pgtheory.envs.tabular import chain_episodic_mdp, expected_return, state_values, visitation
-from pgtheory.implementation import (
-    ExactValue,
-    StepRecorder,
-    directions,
-    exact_fisher,
-    gae_by_definition,
-    planted,
-    reinforce_updates,
-    trainer_network,
-)
-from pgtheory.stats import (
-    Finding,
-    all_hold,
-    effect_size,
-    exact_bound,
-    exact_comparison,
-    exact_properties,
-)
+from pgtheory.envs.oracle import OracleVectorEnv
+from pgtheory.envs.oracle import TabularMDPEnv
+from pgtheory.envs.oracle import exact_network_gradient
+from pgtheory.envs.oracle import network_logits
+from pgtheory.envs.tabular import chain_episodic_mdp
+from pgtheory.envs.tabular import expected_return
+from pgtheory.envs.tabular import state_values
+from pgtheory.envs.tabular import visitation
+from pgtheory.implementation import ExactValue
+from pgtheory.implementation import StepRecorder
+from pgtheory.implementation import directions
+from pgtheory.implementation import exact_fisher
+from pgtheory.implementation import gae_by_definition
+from pgtheory.implementation import planted
+from pgtheory.implementation import reinforce_updates
+from pgtheory.implementation import trainer_network
+from pgtheory.stats import Finding
+from pgtheory.stats import all_hold
+from pgtheory.stats import effect_size
+from pgtheory.stats import exact_bound
+from pgtheory.stats import exact_comparison
+from pgtheory.stats import exact_properties
 
 #: An episodic chain whose episode length depends on the actions (each action advances with
 #: its own probability), so that a random per-batch count can bias an update's direction.

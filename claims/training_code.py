@@ -8,21 +8,22 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from pgtheory.claim import (
-    Claim,
-    Kind,
-    Severity,
-    Slip,
-    SlipKind,
-    Source,
-    Verdict,
-    beyond_conditions,
-    check,
-    effect,
-    negative_control,
-)
+from pgtheory.claim import Claim
+from pgtheory.claim import Kind
+from pgtheory.claim import Severity
+from pgtheory.claim import Slip
+from pgtheory.claim import SlipKind
+from pgtheory.claim import Source
+from pgtheory.claim import Verdict
+from pgtheory.claim import beyond_conditions
+from pgtheory.claim import check
+from pgtheory.claim import effect
+from pgtheory.claim import negative_control
 from pgtheory.context import Context
-from pgtheory.stats import Finding, effect_size, exact_comparison, exact_properties
+from pgtheory.stats import Finding
+from pgtheory.stats import effect_size
+from pgtheory.stats import exact_comparison
+from pgtheory.stats import exact_properties
 
 BATCH_SIZE, LEARNING_RATE, STEPS = 64, 0.01, 20
 
@@ -390,7 +391,8 @@ def program_success(sign_slip: bool):
     1/2. The control runs the same program with the loss's sign flipped."""
 
     def run(ctx: Context) -> Finding:
-        from pgtheory.stats import proportion_test, proportion_test_power
+        from pgtheory.stats import proportion_test
+        from pgtheory.stats import proportion_test_power
 
         first = ctx.seed % 10_000
         runs = _run_seeds(range(first, first + PROGRAM_SEEDS), sign_slip)

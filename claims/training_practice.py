@@ -20,35 +20,35 @@ from functools import cache
 import numpy as np
 import torch
 
-from pgtheory.algos import ppo, reinforce
-from pgtheory.algos.ppo import PPOConfig, train_ppo
-from pgtheory.algos.reinforce import ReinforceConfig, train_reinforce
-from pgtheory.claim import (
-    Claim,
-    Kind,
-    Slip,
-    SlipKind,
-    Source,
-    Verdict,
-    check,
-    negative_control,
-)
+from pgtheory.algos import ppo
+from pgtheory.algos import reinforce
+from pgtheory.algos.ppo import PPOConfig
+from pgtheory.algos.ppo import train_ppo
+from pgtheory.algos.reinforce import ReinforceConfig
+from pgtheory.algos.reinforce import train_reinforce
+from pgtheory.claim import Claim
+from pgtheory.claim import Kind
+from pgtheory.claim import Slip
+from pgtheory.claim import SlipKind
+from pgtheory.claim import Source
+from pgtheory.claim import Verdict
+from pgtheory.claim import check
+from pgtheory.claim import negative_control
 from pgtheory.context import Context
-from pgtheory.envs.oracle import exact_network_gradient, network_logits
-from pgtheory.envs.tabular import (
-    TabularMDP,
-    chain_episodic_mdp,
-    expected_return,
-)
-from pgtheory.implementation import planted, reinforce_updates, trainer_network
+from pgtheory.envs.oracle import exact_network_gradient
+from pgtheory.envs.oracle import network_logits
+from pgtheory.envs.tabular import TabularMDP
+from pgtheory.envs.tabular import chain_episodic_mdp
+from pgtheory.envs.tabular import expected_return
+from pgtheory.implementation import planted
+from pgtheory.implementation import reinforce_updates
+from pgtheory.implementation import trainer_network
 from pgtheory.montecarlo import derive_seed
-from pgtheory.stats import (
-    DEFAULT_INCONCLUSIVE,
-    Finding,
-    all_hold,
-    proportion_test,
-    proportion_test_power,
-)
+from pgtheory.stats import DEFAULT_INCONCLUSIVE
+from pgtheory.stats import Finding
+from pgtheory.stats import all_hold
+from pgtheory.stats import proportion_test
+from pgtheory.stats import proportion_test_power
 
 # --- shared design -------------------------------------------------------------------------------
 

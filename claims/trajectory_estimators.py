@@ -6,45 +6,46 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from pgtheory.battery import unbiased_by_monte_carlo, unbiased_exactly
-from pgtheory.claim import (
-    Claim,
-    Kind,
-    Severity,
-    Slip,
-    SlipKind,
-    Source,
-    Verdict,
-    beyond_conditions,
-    check,
-    effect,
-    negative_control,
-)
+from pgtheory.battery import unbiased_by_monte_carlo
+from pgtheory.battery import unbiased_exactly
+from pgtheory.claim import Claim
+from pgtheory.claim import Kind
+from pgtheory.claim import Severity
+from pgtheory.claim import Slip
+from pgtheory.claim import SlipKind
+from pgtheory.claim import Source
+from pgtheory.claim import Verdict
+from pgtheory.claim import beyond_conditions
+from pgtheory.claim import check
+from pgtheory.claim import effect
+from pgtheory.claim import negative_control
 from pgtheory.context import Context
 from pgtheory.envs import tabular
-from pgtheory.envs.finite import (
-    FiniteMDP,
-    Trajectories,
-    discounted_return,
-    enumerate_trajectories,
-    finite_horizon_values,
-    random_cases,
-    state_occupancy,
-    step_rewards,
-    total_variance,
-    trajectory_expectation,
-    trajectory_probability,
-)
-from pgtheory.envs.tabular import CHAIN_SETTING, random_chain_cases
-from pgtheory.estimators import (
-    Estimator,
-    discounted_reward_to_go,
-    full_return,
-    per_step,
-    reward_to_go,
-)
-from pgtheory.policies import SoftmaxPolicy, grad_pi_times
-from pgtheory.stats import Finding, all_hold, effect_size, exact_bound, exact_comparison
+from pgtheory.envs.finite import FiniteMDP
+from pgtheory.envs.finite import Trajectories
+from pgtheory.envs.finite import discounted_return
+from pgtheory.envs.finite import enumerate_trajectories
+from pgtheory.envs.finite import finite_horizon_values
+from pgtheory.envs.finite import random_cases
+from pgtheory.envs.finite import state_occupancy
+from pgtheory.envs.finite import step_rewards
+from pgtheory.envs.finite import total_variance
+from pgtheory.envs.finite import trajectory_expectation
+from pgtheory.envs.finite import trajectory_probability
+from pgtheory.envs.tabular import CHAIN_SETTING
+from pgtheory.envs.tabular import random_chain_cases
+from pgtheory.estimators import Estimator
+from pgtheory.estimators import discounted_reward_to_go
+from pgtheory.estimators import full_return
+from pgtheory.estimators import per_step
+from pgtheory.estimators import reward_to_go
+from pgtheory.policies import SoftmaxPolicy
+from pgtheory.policies import grad_pi_times
+from pgtheory.stats import Finding
+from pgtheory.stats import all_hold
+from pgtheory.stats import effect_size
+from pgtheory.stats import exact_bound
+from pgtheory.stats import exact_comparison
 
 
 def cases(ctx: Context, count: int = 5, horizon: int = 3, gamma: float = 1.0):

@@ -1,6 +1,7 @@
 """pgtheory: policy-gradient theory as executable, statistically sound evidence."""
 
-from importlib.metadata import PackageNotFoundError, version
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version
 
 try:
     __version__ = version("pgtheory")

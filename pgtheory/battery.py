@@ -7,22 +7,23 @@ Each function returns a check function (``ctx -> Finding``) for a claim module.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from collections.abc import Iterable
 
 import torch
 
 from pgtheory.claim import CheckFunction
 from pgtheory.context import Context
-from pgtheory.envs.finite import (
-    FiniteMDP,
-    exact_policy_gradient,
-    sample_trajectories,
-    to_device,
-    trajectory_expectation,
-)
+from pgtheory.envs.finite import FiniteMDP
+from pgtheory.envs.finite import exact_policy_gradient
+from pgtheory.envs.finite import sample_trajectories
+from pgtheory.envs.finite import to_device
+from pgtheory.envs.finite import trajectory_expectation
 from pgtheory.estimators import Estimator
 from pgtheory.policies import SoftmaxPolicy
-from pgtheory.stats import Finding, all_hold, exact_comparison
+from pgtheory.stats import Finding
+from pgtheory.stats import all_hold
+from pgtheory.stats import exact_comparison
 
 Cases = Callable[[Context], Iterable[tuple[FiniteMDP, torch.Tensor]]]
 

@@ -7,18 +7,20 @@ from __future__ import annotations
 import resource
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
+from dataclasses import dataclass
 
 import torch
 
-from pgtheory.envs.finite import random_mdp, sample_trajectories, to_device
-from pgtheory.envs.stateless import Experiment, simulate
-from pgtheory.estimators import (
-    COMPILE_MIN_SAMPLES,
-    FUSED_CHUNK_ELEMENTS,
-    choose_kernel,
-    gaussian_score_function_moments,
-)
+from pgtheory.envs.finite import random_mdp
+from pgtheory.envs.finite import sample_trajectories
+from pgtheory.envs.finite import to_device
+from pgtheory.envs.stateless import Experiment
+from pgtheory.envs.stateless import simulate
+from pgtheory.estimators import COMPILE_MIN_SAMPLES
+from pgtheory.estimators import FUSED_CHUNK_ELEMENTS
+from pgtheory.estimators import choose_kernel
+from pgtheory.estimators import gaussian_score_function_moments
 from pgtheory.montecarlo import make_generator
 from pgtheory.policies import SoftmaxPolicy
 
@@ -240,7 +242,8 @@ def run_benchmarks(
 def verify_timings(device: torch.device, slow: bool = False) -> list[Measurement]:
     """Wall clock of ``pgtheory verify`` (``--slow`` with ``slow``): total, then per check,
     slowest first."""
-    from pgtheory.verify import discover, verify
+    from pgtheory.verify import discover
+    from pgtheory.verify import verify
 
     record = verify([c for c in discover() if slow or not c.slow], device=device)
     checks = sorted(

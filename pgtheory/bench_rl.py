@@ -13,7 +13,8 @@ from collections.abc import Callable
 
 import torch
 
-from pgtheory.algos import ALGORITHMS, TrainResult
+from pgtheory.algos import ALGORITHMS
+from pgtheory.algos import TrainResult
 from pgtheory.algos.common import Tracker
 from pgtheory.algos.ppo import PPOConfig
 from pgtheory.bench import Measurement

@@ -8,12 +8,17 @@ never written down: :func:`derive_verdict` derives it from the evidence of a run
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
-from pgtheory.stats import Finding, Outcome
+from pgtheory.stats import Finding
+from pgtheory.stats import Outcome
 
 if TYPE_CHECKING:
     from pgtheory.context import Context

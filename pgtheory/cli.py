@@ -15,15 +15,18 @@ import os
 import signal
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
+from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
 if TYPE_CHECKING:
     import torch
 
-    from pgtheory.claim import Claim, ClaimResult
+    from pgtheory.claim import Claim
+    from pgtheory.claim import ClaimResult
 
 #: Fewer claims than this run in this process by default: a worker's start (a fresh Python
 #: importing torch and the claim modules, about 3 s here) outweighs what it saves.
@@ -317,7 +320,9 @@ def _writable_file(path: Path, flag: str) -> None:
 
 
 def _claims(paths: Sequence[Path], pattern: str | None) -> list[Claim]:
-    from pgtheory.verify import ClaimLoadError, discover, select
+    from pgtheory.verify import ClaimLoadError
+    from pgtheory.verify import discover
+    from pgtheory.verify import select
 
     try:
         claims = discover(paths or None, pattern)
@@ -363,7 +368,8 @@ def _verify(args: argparse.Namespace) -> int:
     if not claims:
         raise UsageError("every selected claim is slow: add --slow")
 
-    from pgtheory.distributed import init_from_environment, rank_and_world
+    from pgtheory.distributed import init_from_environment
+    from pgtheory.distributed import rank_and_world
 
     init_from_environment(device)  # under torchrun: shard Monte Carlo over the ranks
     rank, world = rank_and_world()
@@ -432,7 +438,8 @@ def _calibrate(args: argparse.Namespace) -> int:
     cores = os.cpu_count() or 1
     jobs = min(args.jobs or (1 if device.type != "cpu" else cores), cores)
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-    from pgtheory.claim import Role, Verdict
+    from pgtheory.claim import Role
+    from pgtheory.claim import Verdict
     from pgtheory.report.results import write_atomically
     from pgtheory.stats import Outcome
     from pgtheory.verify import calibrate
@@ -522,7 +529,9 @@ def _write_outputs(record: Any, out: Path) -> int:
     """results.json, then index.html from the same document. If the HTML cannot be rendered,
     say so, keep the JSON and remove an older index.html rather than leave it looking current.
     Returns 0, or 1 when the HTML failed."""
-    from pgtheory.report import results_document, write_report, write_results_json
+    from pgtheory.report import results_document
+    from pgtheory.report import write_report
+    from pgtheory.report import write_results_json
 
     document = results_document(record)
     try:
@@ -563,7 +572,9 @@ def _one_torch_thread(device: torch.device) -> Iterator[None]:
 def _bench(args: argparse.Namespace) -> int:
     import torch
 
-    from pgtheory.bench import Measurement, run_benchmarks, verify_timings
+    from pgtheory.bench import Measurement
+    from pgtheory.bench import run_benchmarks
+    from pgtheory.bench import verify_timings
     from pgtheory.report.results import write_atomically
 
     if args.json:
@@ -692,7 +703,8 @@ def _save_policy(folder: Path, result: Any, env: str, config: Any) -> None:
 
     import torch
 
-    from pgtheory.report.results import strict_json, write_atomically
+    from pgtheory.report.results import strict_json
+    from pgtheory.report.results import write_atomically
 
     target = folder / f"seed-{result.seed}"
     target.mkdir(parents=True, exist_ok=True)
@@ -741,7 +753,8 @@ def _train(args: argparse.Namespace) -> int:
 
     from pgtheory.algos import TRAINERS
     from pgtheory.algos.evaluation import aggregate
-    from pgtheory.report.results import strict_json, write_atomically
+    from pgtheory.report.results import strict_json
+    from pgtheory.report.results import write_atomically
 
     try:
         config = _config(args)
@@ -840,7 +853,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         raise UsageError("--episodes must be positive")
     import torch
 
-    from pgtheory.algos.common import evaluate, sample_actions
+    from pgtheory.algos.common import evaluate
+    from pgtheory.algos.common import sample_actions
 
     returns = []
     for run in runs:

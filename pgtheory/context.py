@@ -9,22 +9,23 @@ experiment chains halved, scaling grids untouched (a slope's interval widens fas
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
 import torch
 
-from pgtheory.montecarlo import (
-    Sampler,
-    derive_seed,
-    make_generator,
-    planned_mean_test,
-    planned_ratio_test,
-    planned_scaling_test,
-)
-from pgtheory.stats import DEFAULT_FALSE_ALARM, Finding
+from pgtheory.montecarlo import Sampler
+from pgtheory.montecarlo import derive_seed
+from pgtheory.montecarlo import make_generator
+from pgtheory.montecarlo import planned_mean_test
+from pgtheory.montecarlo import planned_ratio_test
+from pgtheory.montecarlo import planned_scaling_test
+from pgtheory.stats import DEFAULT_FALSE_ALARM
+from pgtheory.stats import Finding
 
 #: Quick tier: Monte Carlo resolutions are multiplied by this (samples shrink by its square).
 QUICK_RESOLUTION_SCALE = 2.0

@@ -7,13 +7,11 @@ from collections.abc import Callable
 
 import torch
 
-from pgtheory.envs.finite import (
-    FiniteMDP,
-    Trajectories,
-    discounted_return,
-    score_sum,
-    step_rewards,
-)
+from pgtheory.envs.finite import FiniteMDP
+from pgtheory.envs.finite import Trajectories
+from pgtheory.envs.finite import discounted_return
+from pgtheory.envs.finite import score_sum
+from pgtheory.envs.finite import step_rewards
 from pgtheory.moments import Moments
 from pgtheory.policies import SoftmaxPolicy
 

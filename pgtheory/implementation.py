@@ -10,19 +10,25 @@ trainer's own update for many independent batches at once (``torch.func.vmap`` o
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
-from torch.func import functional_call, grad, vmap
+from torch.func import functional_call
+from torch.func import grad
+from torch.func import vmap
 
 from pgtheory.algos import reinforce
-from pgtheory.algos.common import mlp, sample_actions
-from pgtheory.algos.reinforce import Episodes, ReinforceConfig
-from pgtheory.envs.oracle import OracleVectorEnv, network_logits
+from pgtheory.algos.common import mlp
+from pgtheory.algos.common import sample_actions
+from pgtheory.algos.reinforce import Episodes
+from pgtheory.algos.reinforce import ReinforceConfig
+from pgtheory.envs.oracle import OracleVectorEnv
+from pgtheory.envs.oracle import network_logits
 from pgtheory.envs.tabular import TabularMDP
 
 

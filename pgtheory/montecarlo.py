@@ -17,27 +17,27 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 
-from pgtheory.distributed import all_reduce_moments, share
+from pgtheory.distributed import all_reduce_moments
+from pgtheory.distributed import share
 from pgtheory.moments import Moments
-from pgtheory.stats import (
-    DEFAULT_FALSE_ALARM,
-    Finding,
-    Outcome,
-    design_z,
-    log_means_slope_test,
-    log_ratio_test,
-    mean_equality_test,
-    min_discrepancy_detectable_by_mean_test,
-    min_samples_for_mean_test,
-    min_samples_for_slope_test,
-    slope_test,
-    undecidable,
-)
+from pgtheory.stats import DEFAULT_FALSE_ALARM
+from pgtheory.stats import Finding
+from pgtheory.stats import Outcome
+from pgtheory.stats import design_z
+from pgtheory.stats import log_means_slope_test
+from pgtheory.stats import log_ratio_test
+from pgtheory.stats import mean_equality_test
+from pgtheory.stats import min_discrepancy_detectable_by_mean_test
+from pgtheory.stats import min_samples_for_mean_test
+from pgtheory.stats import min_samples_for_slope_test
+from pgtheory.stats import slope_test
+from pgtheory.stats import undecidable
 
 Sampler = Callable[[int, torch.Generator], torch.Tensor]
 

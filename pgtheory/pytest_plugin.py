@@ -57,7 +57,8 @@ class ClaimsCollector(pytest.Collector):
     """The claims of one folder or file."""
 
     def collect(self) -> list[pytest.Item]:
-        from pgtheory.verify import ClaimLoadError, discover
+        from pgtheory.verify import ClaimLoadError
+        from pgtheory.verify import discover
 
         try:
             claims = discover([self.path])
@@ -166,7 +167,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     records = session.stash.get(_RECORDS, [])
     if not out or not records:
         return
-    from pgtheory.report import results_document, write_report, write_results_json
+    from pgtheory.report import results_document
+    from pgtheory.report import write_report
+    from pgtheory.report import write_results_json
 
     record = records[0]
     for extra in records[1:]:

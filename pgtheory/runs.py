@@ -7,7 +7,9 @@ validates against it, so a malformed file is refused in one line before any work
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
+from dataclasses import dataclass
+from dataclasses import field
 from functools import cache
 from importlib import resources
 from pathlib import Path

@@ -23,8 +23,11 @@ Non-finite or empty input decides nothing: every decision starts with :func:`und
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from collections.abc import Sequence
+from dataclasses import asdict
+from dataclasses import dataclass
+from dataclasses import field
 from enum import Enum
 from statistics import NormalDist
 from typing import Any

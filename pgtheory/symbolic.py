@@ -14,7 +14,10 @@ import sympy as sp
 from sympy import stats as sps
 
 from pgtheory.context import active_check_seed
-from pgtheory.stats import Finding, Outcome, all_hold, exact_properties
+from pgtheory.stats import Finding
+from pgtheory.stats import Outcome
+from pgtheory.stats import all_hold
+from pgtheory.stats import exact_properties
 
 #: Digits used when a candidate zero is evaluated at an exact rational point.
 _PRECISION = 60

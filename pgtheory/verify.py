@@ -19,27 +19,34 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import datetime, timezone
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Iterator
+from collections.abc import Sequence
+from datetime import datetime
+from datetime import timezone
 from pathlib import Path
 from typing import Any
 
 import torch
 
 import pgtheory
-from pgtheory.claim import (
-    Check,
-    Claim,
-    ClaimResult,
-    Evidence,
-    RunRecord,
-    derive_verdict,
-)
-from pgtheory.context import Context, checking
+from pgtheory.claim import Check
+from pgtheory.claim import Claim
+from pgtheory.claim import ClaimResult
+from pgtheory.claim import Evidence
+from pgtheory.claim import RunRecord
+from pgtheory.claim import derive_verdict
+from pgtheory.context import Context
+from pgtheory.context import checking
 from pgtheory.distributed import rank_and_world
-from pgtheory.montecarlo import derive_seed, make_generator
-from pgtheory.processes import Task, TaskResult, run_isolated
-from pgtheory.stats import Finding, Outcome
+from pgtheory.montecarlo import derive_seed
+from pgtheory.montecarlo import make_generator
+from pgtheory.processes import Task
+from pgtheory.processes import TaskResult
+from pgtheory.processes import run_isolated
+from pgtheory.stats import Finding
+from pgtheory.stats import Outcome
 
 #: A check's time budget when it declares none (``--check-timeout`` overrides; 0 = none).
 DEFAULT_CHECK_TIMEOUT = 600.0
@@ -494,7 +501,8 @@ def git_commit(path: Path) -> str | None:
 
 
 def environment_facts(device: torch.device, jobs: int = 1) -> dict[str, Any]:
-    from importlib.metadata import PackageNotFoundError, version
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version
 
     def installed(name: str) -> str | None:
         try:

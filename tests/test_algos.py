@@ -10,11 +10,14 @@ import torch
 from pgtheory.algos import ALGORITHMS
 from pgtheory.algos.common import make_vector_env
 from pgtheory.algos.evaluation import aggregate
-from pgtheory.algos.natural import conjugate_gradient, natural_gradient_step
+from pgtheory.algos.natural import conjugate_gradient
+from pgtheory.algos.natural import natural_gradient_step
 from pgtheory.algos.ppo import gae
 from pgtheory.algos.reinforce import ReinforceConfig
 from pgtheory.cli import main
-from pgtheory.stats import interquartile_mean, iqm_band, iqm_with_interval
+from pgtheory.stats import interquartile_mean
+from pgtheory.stats import iqm_band
+from pgtheory.stats import iqm_with_interval
 
 CPU = torch.device("cpu")
 
@@ -100,7 +103,13 @@ def test_a_config_switch_is_reproducible_and_changes_the_run(algo, switch):
 
     def run(cfg):
         result = trainer.train(
-            "CartPole-v1", 5, 2_000, CPU, cfg, eval_every=1_000, eval_episodes=3,
+            "CartPole-v1",
+            5,
+            2_000,
+            CPU,
+            cfg,
+            eval_every=1_000,
+            eval_episodes=3,
             stop_when_solved=False,
         )
         return [p.detach().clone() for p in result.policy.parameters()]
@@ -129,8 +138,9 @@ def test_a_variant_keeps_its_defining_fields_whatever_config_it_is_given():
 
 
 def test_ppo_records_its_update_diagnostics():
-    result = ALGORITHMS["ppo"]("CartPole-v1", 0, 2_000, CPU, eval_every=1_000, eval_episodes=2,
-                               stop_when_solved=False)
+    result = ALGORITHMS["ppo"](
+        "CartPole-v1", 0, 2_000, CPU, eval_every=1_000, eval_episodes=2, stop_when_solved=False
+    )
     assert len(result.diagnostics) >= 2
     for d in result.diagnostics:
         assert {"steps", "approx_kl", "clip_fraction", "explained_variance", "entropy"} <= set(d)

@@ -9,13 +9,18 @@ import subprocess
 
 import pytest
 
-from pgtheory.report import render_report, results_document
-from pgtheory.verify import discover, select, verify
+from pgtheory.report import render_report
+from pgtheory.report import results_document
+from pgtheory.verify import discover
+from pgtheory.verify import select
+from pgtheory.verify import verify
 
 from conftest import CLAIMS_DIR
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed (apt install chromium)")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="Chromium not installed (apt install chromium)"
+)
 
 PROBE = """
 <script>
@@ -58,9 +63,19 @@ def report(tmp_path_factory):
 
 def _probe(path, width):
     proc = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", f"--window-size={width},900",
-         "--virtual-time-budget=5000", "--dump-dom", path.as_uri()],
-        capture_output=True, text=True, timeout=120,
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            f"--window-size={width},900",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            path.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     match = re.search(r'<pre id="probe">(.*?)</pre>', proc.stdout)
     assert match, proc.stderr[-2000:]
@@ -73,7 +88,9 @@ def test_the_report_reads_at_desktop_and_phone_width(report, width):
     result = _probe(path, width)
     assert result["overflow"] <= 0, result
     assert result["renderedMath"] == result["claims"] == 4
-    refuted = html.count('data-verdict="refuted" data-severity') - html.count('<tr data-verdict="refuted"')
+    refuted = html.count('data-verdict="refuted" data-severity') - html.count(
+        '<tr data-verdict="refuted"'
+    )
     assert result["hiddenByFilter"] == 4 - refuted > 0 and result["hiddenAfterReset"] == 0
     for anchor in re.findall(r'href="#([^"]+)"', html):
         assert f'id="{anchor}"' in html, anchor

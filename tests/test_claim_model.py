@@ -4,19 +4,20 @@ import textwrap
 
 import pytest
 
-from pgtheory.claim import (
-    Claim,
-    Evidence,
-    Kind,
-    Role,
-    Source,
-    Verdict,
-    check,
-    derive_verdict,
-    negative_control,
-)
-from pgtheory.stats import Finding, Outcome
-from pgtheory.verify import discover, run_claim, select
+from pgtheory.claim import Claim
+from pgtheory.claim import Evidence
+from pgtheory.claim import Kind
+from pgtheory.claim import Role
+from pgtheory.claim import Source
+from pgtheory.claim import Verdict
+from pgtheory.claim import check
+from pgtheory.claim import derive_verdict
+from pgtheory.claim import negative_control
+from pgtheory.stats import Finding
+from pgtheory.stats import Outcome
+from pgtheory.verify import discover
+from pgtheory.verify import run_claim
+from pgtheory.verify import select
 
 SOURCE = (Source("000_x.txt", "S", "q"),)
 S, R, I, E = Outcome.SUPPORTS, Outcome.REFUTES, Outcome.INCONCLUSIVE, Outcome.ERROR
@@ -150,9 +151,27 @@ def test_a_check_is_seeded_by_its_stream_key_not_its_display_name():
         return Finding(S, "draw", estimate=float(torch.rand(1, generator=ctx.generator)))
 
     ctl = negative_control("ctl", Kind.EXACT, _finding(R))
-    before = Claim("042-k", "t", "s", SOURCE, "c", Verdict.CONFIRMED, (check("old", Kind.EXACT, draw), ctl))
-    renamed = Claim("042-k", "t", "s", SOURCE, "c", Verdict.CONFIRMED, (check("new words", Kind.EXACT, draw, key="old"), ctl))
-    reseeded = Claim("042-k", "t", "s", SOURCE, "c", Verdict.CONFIRMED, (check("new words", Kind.EXACT, draw), ctl))
+    before = Claim(
+        "042-k", "t", "s", SOURCE, "c", Verdict.CONFIRMED, (check("old", Kind.EXACT, draw), ctl)
+    )
+    renamed = Claim(
+        "042-k",
+        "t",
+        "s",
+        SOURCE,
+        "c",
+        Verdict.CONFIRMED,
+        (check("new words", Kind.EXACT, draw, key="old"), ctl),
+    )
+    reseeded = Claim(
+        "042-k",
+        "t",
+        "s",
+        SOURCE,
+        "c",
+        Verdict.CONFIRMED,
+        (check("new words", Kind.EXACT, draw), ctl),
+    )
     a, b, c = (run_claim(x).evidence[0].finding.estimate for x in (before, renamed, reseeded))
     assert a == b != c
 
@@ -200,13 +219,17 @@ def test_a_claim_with_a_missing_requirement_is_skipped_not_judged(tmp_path):
     )
     assert main(["verify", str(module), "--out", str(tmp_path / "out")]) == 0
     doc = json.loads((tmp_path / "out" / "results.json").read_text())
-    assert doc["claims"][0]["verdict"] is None and doc["claims"][0]["skipped"] == "sb3: not installed"
+    assert (
+        doc["claims"][0]["verdict"] is None and doc["claims"][0]["skipped"] == "sb3: not installed"
+    )
     assert "skipped" in (tmp_path / "out" / "index.html").read_text()
 
 
 def test_every_result_carries_a_summary_generated_from_its_evidence():
     checks = (
-        check("a", Kind.EXACT, lambda ctx: Finding(R, "m", estimate=1.5, reference=1.0, note="off")),
+        check(
+            "a", Kind.EXACT, lambda ctx: Finding(R, "m", estimate=1.5, reference=1.0, note="off")
+        ),
         negative_control("b", Kind.EXACT, _finding(R)),
     )
     result = run_claim(Claim("042-sum", "t", "s", SOURCE, "c", Verdict.REFUTED, checks))

@@ -5,11 +5,13 @@ import re
 
 import pytest
 
-from pgtheory.claim import Role, Verdict
+from pgtheory.claim import Role
+from pgtheory.claim import Verdict
 from pgtheory.policies import GaussianPolicy
 from pgtheory.sources import fenced_code_blocks
 from pgtheory.stats import Outcome
-from pgtheory.verify import discover, run_claim
+from pgtheory.verify import discover
+from pgtheory.verify import run_claim
 
 from conftest import CLAIMS_DIR
 
@@ -141,8 +143,19 @@ def test_readings_state_arguments_not_run_results(seeds):
             for s in claim.sources
             if (seeds / s.file).is_file()
         )
-        own = " ".join([claim.statement, claim.conditions, claim.title] + [k.name for k in claim.checks])
-        allowed = set(NUMBER.findall(documents + " " + own)) | {"0", "1", "2", "000", "001", "002", "003", "004"}
+        own = " ".join(
+            [claim.statement, claim.conditions, claim.title] + [k.name for k in claim.checks]
+        )
+        allowed = set(NUMBER.findall(documents + " " + own)) | {
+            "0",
+            "1",
+            "2",
+            "000",
+            "001",
+            "002",
+            "003",
+            "004",
+        }
         extra = [n for n in NUMBER.findall(claim.reading) if n not in allowed]
         assert not extra, (claim.id, extra)
 

@@ -9,7 +9,8 @@ import pytest
 
 from pgtheory.cli import main
 
-from conftest import CLAIMS_DIR, ROOT
+from conftest import CLAIMS_DIR
+from conftest import ROOT
 
 
 def test_verify_writes_both_reports(tmp_path, capsys):

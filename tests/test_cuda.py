@@ -5,18 +5,19 @@ import pytest
 import torch
 
 from pgtheory.algos import ALGORITHMS
-from pgtheory.envs.finite import (
-    discounted_return,
-    random_mdp,
-    sample_trajectories,
-    to_device,
-    trajectory_expectation,
-)
-from pgtheory.envs.stateless import Experiment, simulate
+from pgtheory.envs.finite import discounted_return
+from pgtheory.envs.finite import random_mdp
+from pgtheory.envs.finite import sample_trajectories
+from pgtheory.envs.finite import to_device
+from pgtheory.envs.finite import trajectory_expectation
+from pgtheory.envs.stateless import Experiment
+from pgtheory.envs.stateless import simulate
 from pgtheory.estimators import gaussian_score_function_moments
 from pgtheory.montecarlo import make_generator
 from pgtheory.policies import SoftmaxPolicy
-from pgtheory.verify import discover, select, verify
+from pgtheory.verify import discover
+from pgtheory.verify import select
+from pgtheory.verify import verify
 
 pytestmark = [
     pytest.mark.cuda,

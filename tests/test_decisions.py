@@ -9,7 +9,9 @@ from scipy import stats as sps
 
 from pgtheory import stats
 from pgtheory.moments import Moments
-from pgtheory.montecarlo import make_generator, planned_ratio_test, planned_scaling_test
+from pgtheory.montecarlo import make_generator
+from pgtheory.montecarlo import planned_ratio_test
+from pgtheory.montecarlo import planned_scaling_test
 from pgtheory.stats import Outcome
 
 S, R, I = Outcome.SUPPORTS, Outcome.REFUTES, Outcome.INCONCLUSIVE
@@ -18,7 +20,8 @@ SEEDS = 200
 
 def moments(mean, sd, n):
     return Moments(
-        count=n, mean=torch.tensor(float(mean), dtype=torch.float64),
+        count=n,
+        mean=torch.tensor(float(mean), dtype=torch.float64),
         m2=torch.tensor(float(sd), dtype=torch.float64) ** 2 * (n - 1),
     )
 
@@ -57,8 +60,14 @@ def test_log_ratio_test_equal_and_below():
     num, den = moments(2.0, 0.1, 10_000), moments(1.0, 0.05, 10_000)
     assert stats.log_ratio_test(num, den, predicted=2.0, resolution=0.05).outcome == S
     assert stats.log_ratio_test(num, den, predicted=1.0, resolution=0.05).outcome == R
-    assert stats.log_ratio_test(den, num, predicted=1.0, alternative="below", resolution=0.1).outcome == S
-    assert stats.log_ratio_test(num, den, predicted=1.0, alternative="below", resolution=0.1).outcome == R
+    assert (
+        stats.log_ratio_test(den, num, predicted=1.0, alternative="below", resolution=0.1).outcome
+        == S
+    )
+    assert (
+        stats.log_ratio_test(num, den, predicted=1.0, alternative="below", resolution=0.1).outcome
+        == R
+    )
 
 
 def test_mean_below_test():
@@ -105,8 +114,12 @@ def _ratio_outcomes(ratio, false_alarm, resolution=0.1):
 
     return [
         planned_ratio_test(
-            arm(ratio), arm(1.0), generator=make_generator(seed), resolution=resolution,
-            false_alarm=false_alarm, pilot_samples=500,
+            arm(ratio),
+            arm(1.0),
+            generator=make_generator(seed),
+            resolution=resolution,
+            false_alarm=false_alarm,
+            pilot_samples=500,
         ).outcome
         for seed in range(SEEDS)
     ]
@@ -127,8 +140,13 @@ def _scaling_outcomes(exponent, false_alarm, resolution=0.1):
 
     return [
         planned_scaling_test(
-            make, [1.0, 2.0, 4.0, 8.0], -1.0, generator=make_generator(seed),
-            samples_per_point=500, resolution=resolution, false_alarm=false_alarm,
+            make,
+            [1.0, 2.0, 4.0, 8.0],
+            -1.0,
+            generator=make_generator(seed),
+            samples_per_point=500,
+            resolution=resolution,
+            false_alarm=false_alarm,
         ).outcome
         for seed in range(SEEDS)
     ]
@@ -149,8 +167,14 @@ def test_rank_comparison_false_alarm_rate(shift):
     """Under equal distributions 'a < b' is supported at about the nominal one-sided rate."""
     rng = np.random.default_rng(3)
     supported = sum(
-        stats.rank_comparison(rng.normal(0, 1, 64), rng.normal(shift, 1, 64), resolution=0.01,
-                              false_alarm=0.05, seed=k).outcome == S
+        stats.rank_comparison(
+            rng.normal(0, 1, 64),
+            rng.normal(shift, 1, 64),
+            resolution=0.01,
+            false_alarm=0.05,
+            seed=k,
+        ).outcome
+        == S
         for k in range(SEEDS)
     )
     if shift == 0.0:
@@ -167,8 +191,10 @@ def test_rank_test_design_gives_its_power():
     superiority = float(sps.norm.cdf(shift / np.sqrt(2)))
     n = stats.min_samples_for_rank_test(superiority, false_alarm=1e-3, inconclusive=1e-2)
     supported = sum(
-        stats.rank_comparison(rng.normal(0, 1, n), rng.normal(shift, 1, n), resolution=0.01,
-                              false_alarm=1e-3, seed=k).outcome == S
+        stats.rank_comparison(
+            rng.normal(0, 1, n), rng.normal(shift, 1, n), resolution=0.01, false_alarm=1e-3, seed=k
+        ).outcome
+        == S
         for k in range(SEEDS)
     )
     assert supported / SEEDS > 0.97

@@ -8,10 +8,15 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from pgtheory.distributed import all_reduce_moments, share
+from pgtheory.distributed import all_reduce_moments
+from pgtheory.distributed import share
 from pgtheory.moments import Moments
-from pgtheory.montecarlo import derive_seed, make_generator, sharded_moments
-from pgtheory.verify import discover, run_claim, select
+from pgtheory.montecarlo import derive_seed
+from pgtheory.montecarlo import make_generator
+from pgtheory.montecarlo import sharded_moments
+from pgtheory.verify import discover
+from pgtheory.verify import run_claim
+from pgtheory.verify import select
 
 from conftest import CLAIMS_DIR
 

@@ -1,14 +1,12 @@
 import pytest
 import torch
 
-from pgtheory.estimators import (
-    COMPILE_MIN_SAMPLES,
-    choose_kernel,
-    clip_by_norm,
-    discounted_reward_to_go,
-    ema_of_past_rewards,
-    gaussian_score_function_moments,
-)
+from pgtheory.estimators import COMPILE_MIN_SAMPLES
+from pgtheory.estimators import choose_kernel
+from pgtheory.estimators import clip_by_norm
+from pgtheory.estimators import discounted_reward_to_go
+from pgtheory.estimators import ema_of_past_rewards
+from pgtheory.estimators import gaussian_score_function_moments
 from pgtheory.moments import Moments
 from pgtheory.policies import GaussianPolicy
 

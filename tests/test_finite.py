@@ -1,15 +1,13 @@
 import torch
 
-from pgtheory.envs.finite import (
-    discounted_return,
-    enumerate_trajectories,
-    exact_policy_gradient,
-    expected_return,
-    log_dynamics,
-    log_policy,
-    random_mdp,
-    sample_trajectories,
-)
+from pgtheory.envs.finite import discounted_return
+from pgtheory.envs.finite import enumerate_trajectories
+from pgtheory.envs.finite import exact_policy_gradient
+from pgtheory.envs.finite import expected_return
+from pgtheory.envs.finite import log_dynamics
+from pgtheory.envs.finite import log_policy
+from pgtheory.envs.finite import random_mdp
+from pgtheory.envs.finite import sample_trajectories
 from pgtheory.montecarlo import make_generator
 from pgtheory.policies import SoftmaxPolicy
 

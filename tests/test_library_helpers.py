@@ -10,12 +10,19 @@ import pytest
 import sympy as sp
 import torch
 
-from pgtheory.envs import finite, notebook_000, tabular
-from pgtheory.estimators import full_return, reward_to_go
-from pgtheory.policies import SoftmaxPolicy, grad_pi_times
-from pgtheory.sources import constant_expression, module_constants, notebook_000_path
+from pgtheory.envs import finite
+from pgtheory.envs import notebook_000
+from pgtheory.envs import tabular
+from pgtheory.estimators import full_return
+from pgtheory.estimators import reward_to_go
+from pgtheory.policies import SoftmaxPolicy
+from pgtheory.policies import grad_pi_times
+from pgtheory.sources import constant_expression
+from pgtheory.sources import module_constants
+from pgtheory.sources import notebook_000_path
 from pgtheory.stats import Outcome
-from pgtheory.symbolic import exact_identity, standard_normal_expectation
+from pgtheory.symbolic import exact_identity
+from pgtheory.symbolic import standard_normal_expectation
 
 z, a = sp.Symbol("z", real=True), sp.Symbol("a", real=True)
 

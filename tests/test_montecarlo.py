@@ -2,13 +2,11 @@ import pytest
 import torch
 
 from pgtheory.moments import Moments
-from pgtheory.montecarlo import (
-    derive_seed,
-    make_generator,
-    planned_mean_test,
-    resolve_device,
-    stream_moments,
-)
+from pgtheory.montecarlo import derive_seed
+from pgtheory.montecarlo import make_generator
+from pgtheory.montecarlo import planned_mean_test
+from pgtheory.montecarlo import resolve_device
+from pgtheory.montecarlo import stream_moments
 
 
 def _normal(n, gen):

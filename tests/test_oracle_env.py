@@ -24,7 +24,9 @@ def test_the_oracle_passes_gymnasiums_checker_and_vectorises():
 def test_returns_sampled_from_the_environment_match_the_exact_j():
     """Monte Carlo returns of a fixed softmax policy in the environment against the oracle's J."""
     env = oracle.TabularMDPEnv()
-    logits = torch.randn(*env.mdp.rewards.shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    logits = torch.randn(
+        *env.mdp.rewards.shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64
+    )
     pi = torch.softmax(logits, -1).numpy()
     rng = np.random.default_rng(0)
     returns = []
@@ -44,7 +46,9 @@ def test_the_optimum_bounds_every_policy_and_sets_the_threshold():
     mdp = oracle.oracle_mdp(**oracle.DEFAULTS)
     best = oracle.optimal_return(mdp)
     for seed in range(20):
-        logits = torch.randn(*mdp.rewards.shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+        logits = torch.randn(
+            *mdp.rewards.shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64
+        )
         assert float(expected_return(mdp, logits)) <= best + 1e-9
     assert gym.spec(oracle.ENV_ID).reward_threshold < best
 

@@ -22,7 +22,9 @@ def test_the_wheel_runs_the_shipped_claims_from_an_empty_folder(tmp_path):
     venv.create(env, with_pip=True, system_site_packages=True)
     python = env / "bin" / "python"
     wheel = next(dist.glob("pgtheory-*.whl"))
-    subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", wheel], check=True)
+    subprocess.run(
+        [python, "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", wheel], check=True
+    )
     pgtheory = env / "bin" / "pgtheory"
 
     def run(*args):

@@ -1,7 +1,8 @@
 import torch
 
 from pgtheory.montecarlo import make_generator
-from pgtheory.policies import GaussianPolicy, SoftmaxPolicy
+from pgtheory.policies import GaussianPolicy
+from pgtheory.policies import SoftmaxPolicy
 
 
 def test_gaussian_score_matches_autograd():

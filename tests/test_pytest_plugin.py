@@ -35,11 +35,15 @@ def _pytest(tmp_path, *args):
 def test_pytest_collects_and_verifies_a_users_claims(tmp_path):
     (tmp_path / "my_claims").mkdir()
     (tmp_path / "my_claims" / "arithmetic.py").write_text(MODULE)
-    proc = _pytest(tmp_path, "--claims", "my_claims", "--claims-report", "out", "--claims-jobs", "1")
+    proc = _pytest(
+        tmp_path, "--claims", "my_claims", "--claims-report", "out", "--claims-jobs", "1"
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "1 failed, 1 passed" in proc.stdout
     assert "mydoc-claim-two: derived refuted, expected confirmed" in proc.stdout
-    assert (tmp_path / "out" / "results.json").exists() and (tmp_path / "out" / "index.html").exists()
+    assert (tmp_path / "out" / "results.json").exists() and (
+        tmp_path / "out" / "index.html"
+    ).exists()
     selected = _pytest(tmp_path, "--claims", "my_claims", "-k", "claim-one", "--claims-jobs", "1")
     assert selected.returncode == 0 and "1 passed" in selected.stdout
 
@@ -62,7 +66,9 @@ def test_the_readme_example_runs_verbatim(tmp_path):
     (tmp_path / "my_claims" / "arithmetic.py").write_text(example)
     proc = subprocess.run(
         [sys.executable, "-m", "pgtheory.cli", "verify", "my_claims", "--out", "out"],
-        cwd=tmp_path, capture_output=True, text=True,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 0, proc.stderr
     assert "confirmed" in proc.stdout

@@ -1,7 +1,10 @@
 import re
 
-from pgtheory.report import render_report, results_document
-from pgtheory.verify import discover, select, verify
+from pgtheory.report import render_report
+from pgtheory.report import results_document
+from pgtheory.verify import discover
+from pgtheory.verify import select
+from pgtheory.verify import verify
 
 from conftest import CLAIMS_DIR
 
@@ -45,8 +48,16 @@ def test_a_training_run_document_round_trips():
         "env": "CartPole-v1",
         "device": "cpu",
         "max_steps": 100,
-        "seeds": [{"seed": 0, "solved": True, "final_eval_return": 500.0,
-                   "curve": [[10, 0.5, 500.0]], "steps_to_solve": 10, "seconds_to_solve": 0.5}],
+        "seeds": [
+            {
+                "seed": 0,
+                "solved": True,
+                "final_eval_return": 500.0,
+                "curve": [[10, 0.5, 500.0]],
+                "steps_to_solve": 10,
+                "seconds_to_solve": 0.5,
+            }
+        ],
         "aggregate": {
             "solved_fraction": 1.0,
             "solved_fraction_ci": [0.025, 1.0],
@@ -74,22 +85,51 @@ def test_report_renders_math_a_table_of_contents_and_000s_published_figures(seed
 
 def _run(algo, finals, diagnostics=False):
     seeds = [
-        {"seed": i, "solved": True, "final_eval_return": f, "curve": [[1000, 1.0, f], [2000, 2.0, f]],
-         "steps_to_solve": 1000, "seconds_to_solve": 1.0,
-         **({"diagnostics": [{"steps": 1000, "approx_kl": 0.01, "clip_fraction": 0.1,
-                              "explained_variance": 0.5, "entropy": 0.6}]} if diagnostics else {})}
+        {
+            "seed": i,
+            "solved": True,
+            "final_eval_return": f,
+            "curve": [[1000, 1.0, f], [2000, 2.0, f]],
+            "steps_to_solve": 1000,
+            "seconds_to_solve": 1.0,
+            **(
+                {
+                    "diagnostics": [
+                        {
+                            "steps": 1000,
+                            "approx_kl": 0.01,
+                            "clip_fraction": 0.1,
+                            "explained_variance": 0.5,
+                            "entropy": 0.6,
+                        }
+                    ]
+                }
+                if diagnostics
+                else {}
+            ),
+        }
         for i, f in enumerate(finals)
     ]
-    return {"algo": algo, "env": "CartPole-v1", "device": "cpu", "max_steps": 2000, "seeds": seeds,
-            "aggregate": {}}
+    return {
+        "algo": algo,
+        "env": "CartPole-v1",
+        "device": "cpu",
+        "max_steps": 2000,
+        "seeds": seeds,
+        "aggregate": {},
+    }
 
 
 def test_the_rl_section_compares_algorithms_as_rliable_recommends():
-    from pgtheory.report.figures import performance_profiles, update_diagnostics
+    from pgtheory.report.figures import performance_profiles
+    from pgtheory.report.figures import update_diagnostics
     from pgtheory.report.html import _improvements
 
-    runs = [_run("ppo", [500, 480, 490], diagnostics=True), _run("reinforce", [200, 300, 250]),
-            _run("grpo", [100, 120])]
+    runs = [
+        _run("ppo", [500, 480, 490], diagnostics=True),
+        _run("reinforce", [200, 300, 250]),
+        _run("grpo", [100, 120]),
+    ]
     improvements = {(p["x"], p["y"]): p for p in _improvements(runs)}
     assert improvements[("ppo", "reinforce")]["estimate"] == 1.0
     assert improvements[("ppo", "reinforce")]["ci"] is not None

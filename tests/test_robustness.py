@@ -18,12 +18,10 @@ import torch
 from pgtheory import stats
 from pgtheory.cli import main
 from pgtheory.moments import Moments
-from pgtheory.montecarlo import (
-    make_generator,
-    planned_mean_test,
-    planned_ratio_test,
-    planned_scaling_test,
-)
+from pgtheory.montecarlo import make_generator
+from pgtheory.montecarlo import planned_mean_test
+from pgtheory.montecarlo import planned_ratio_test
+from pgtheory.montecarlo import planned_scaling_test
 from pgtheory.stats import Outcome
 from pgtheory.symbolic import is_zero
 
@@ -208,11 +206,16 @@ def test_check_timeout_flag_overrides_and_zero_means_none(tmp_path):
     out = tmp_path / "out"
     argv = ["verify", str(tmp_path / "slow.py"), "--out", str(out), "--jobs", "1"]
     assert main([*argv, "--check-timeout", "0.5"]) == 1
-    assert "timed out" in json.loads((out / "results.json").read_text())["claims"][0]["checks"][0]["error"]
+    assert (
+        "timed out"
+        in json.loads((out / "results.json").read_text())["claims"][0]["checks"][0]["error"]
+    )
     assert main([*argv, "--check-timeout", "0"]) == 0
 
 
-def test_an_unrenderable_report_keeps_the_json_and_removes_a_stale_html(tmp_path, monkeypatch, capsys):
+def test_an_unrenderable_report_keeps_the_json_and_removes_a_stale_html(
+    tmp_path, monkeypatch, capsys
+):
     (tmp_path / "good.py").write_text(_claim_module('GOOD = make("042-good", ok)'))
     out = tmp_path / "out"
     out.mkdir()
@@ -279,8 +282,17 @@ def test_an_interrupt_stops_every_worker_and_writes_a_partial_report(tmp_path, s
     (tmp_path / "blocking.py").write_text(_claim_module(BLOCKING))
     out, marker = tmp_path / "out", tmp_path / "started"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pgtheory.cli", "verify", str(tmp_path / "blocking.py"),
-         "--out", str(out), "--jobs", "2"],
+        [
+            sys.executable,
+            "-m",
+            "pgtheory.cli",
+            "verify",
+            str(tmp_path / "blocking.py"),
+            "--out",
+            str(out),
+            "--jobs",
+            "2",
+        ],
         cwd=ROOT,
         env={**os.environ, "PGTHEORY_TEST_MARKER": str(marker)},
         stdout=subprocess.PIPE,
@@ -327,24 +339,41 @@ def test_unwritable_or_file_out_fails_before_any_work(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     "content",
-    [b"[]", b"42", b'{"algo": "ppo"}', b"\xff\xfe not utf-8",
-     json.dumps({"algo": "ppo", "env": "CartPole-v1", "device": "cpu", "max_steps": 10,
-                 "seeds": [], "aggregate": {}}).encode()],
+    [
+        b"[]",
+        b"42",
+        b'{"algo": "ppo"}',
+        b"\xff\xfe not utf-8",
+        json.dumps(
+            {
+                "algo": "ppo",
+                "env": "CartPole-v1",
+                "device": "cpu",
+                "max_steps": 10,
+                "seeds": [],
+                "aggregate": {},
+            }
+        ).encode(),
+    ],
     ids=["list", "number", "no-aggregate", "not-utf8", "empty-seeds"],
 )
 def test_a_malformed_rl_file_is_refused_before_any_work(tmp_path, content, capsys):
     bad = tmp_path / "run.json"
     bad.write_bytes(content)
-    err = _one_line_status_2(["verify", "-k", "002-is-identity", "--rl", str(bad),
-                              "--out", str(tmp_path / "out")], capsys)
+    err = _one_line_status_2(
+        ["verify", "-k", "002-is-identity", "--rl", str(bad), "--out", str(tmp_path / "out")],
+        capsys,
+    )
     assert str(bad) in err
     assert not (tmp_path / "out" / "results.json").exists()
 
 
 @pytest.mark.parametrize(
     ("body", "words"),
-    [("raise RuntimeError('bad module')", "RuntimeError: bad module"),
-     ("import sys; sys.exit(4)", "sys.exit(4)")],
+    [
+        ("raise RuntimeError('bad module')", "RuntimeError: bad module"),
+        ("import sys; sys.exit(4)", "sys.exit(4)"),
+    ],
 )
 def test_a_claim_module_that_fails_to_import_is_one_line(tmp_path, body, words, capsys):
     (tmp_path / "bad.py").write_text(body)
@@ -376,7 +405,9 @@ def test_a_claims_folder_in_the_working_directory_is_never_executed_unnamed(tmp_
     (tmp_path / "claims" / "evil.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
     proc = subprocess.run(
         [sys.executable, "-m", "pgtheory.cli", "list", "-k", "001-score-zero-mean"],
-        cwd=tmp_path, capture_output=True, text=True,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 0 and "001-score-zero-mean" in proc.stdout
     assert not marker.exists()
@@ -399,9 +430,23 @@ def test_a_claim_module_can_import_a_helper_beside_it(tmp_path):
 def test_an_interrupted_training_writes_the_seeds_completed_so_far(tmp_path):
     out = tmp_path / "run.json"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pgtheory.cli", "train", "reinforce", "--seeds", "200",
-         "--max-steps", "1500", "--json", str(out)],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pgtheory.cli",
+            "train",
+            "reinforce",
+            "--seeds",
+            "200",
+            "--max-steps",
+            "1500",
+            "--json",
+            str(out),
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     first = proc.stdout.readline()  # a seed finished (a liveness wait, not a measurement)
     assert "seed 0" in first

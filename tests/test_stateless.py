@@ -5,7 +5,8 @@ import sympy as sp
 import sympy.stats as ss
 import torch
 
-from pgtheory.envs.stateless import Experiment, simulate
+from pgtheory.envs.stateless import Experiment
+from pgtheory.envs.stateless import simulate
 from pgtheory.montecarlo import make_generator
 
 

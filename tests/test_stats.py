@@ -9,21 +9,20 @@ from scipy import stats as sps
 
 from pgtheory import stats
 from pgtheory.moments import Moments
-from pgtheory.montecarlo import make_generator, planned_mean_test
-from pgtheory.stats import (
-    Finding,
-    Outcome,
-    all_hold,
-    binomial_interval,
-    critical_z,
-    exact_comparison,
-    mean_equality_test,
-    min_discrepancy_detectable_by_mean_test,
-    min_samples_for_mean_test,
-    proportion_test,
-    proportion_test_power,
-    slope_test,
-)
+from pgtheory.montecarlo import make_generator
+from pgtheory.montecarlo import planned_mean_test
+from pgtheory.stats import Finding
+from pgtheory.stats import Outcome
+from pgtheory.stats import all_hold
+from pgtheory.stats import binomial_interval
+from pgtheory.stats import critical_z
+from pgtheory.stats import exact_comparison
+from pgtheory.stats import mean_equality_test
+from pgtheory.stats import min_discrepancy_detectable_by_mean_test
+from pgtheory.stats import min_samples_for_mean_test
+from pgtheory.stats import proportion_test
+from pgtheory.stats import proportion_test_power
+from pgtheory.stats import slope_test
 
 
 def test_design_functions_are_inverse():
@@ -183,7 +182,9 @@ def test_bootstrap_interval_is_seeded_and_covers_the_statistic():
     assert lo < np.median(x) - np.median(y) < hi < 0
     assert stats.bootstrap_interval(diff, (x, y), seed=7) == (lo, hi)
     assert stats.bootstrap_interval(diff, (x, y), seed=8) != (lo, hi)
-    band_lo, band_hi = stats.bootstrap_interval(stats.interquartile_mean, (rng.normal(size=(20, 5)),), seed=1)
+    band_lo, band_hi = stats.bootstrap_interval(
+        stats.interquartile_mean, (rng.normal(size=(20, 5)),), seed=1
+    )
     assert band_lo.shape == band_hi.shape == (5,) and (band_lo < band_hi).all()
 
 

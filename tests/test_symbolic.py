@@ -1,7 +1,9 @@
 import sympy as sp
 
 from pgtheory.stats import Outcome
-from pgtheory.symbolic import gaussian_expectation, identity_check, is_zero
+from pgtheory.symbolic import gaussian_expectation
+from pgtheory.symbolic import identity_check
+from pgtheory.symbolic import is_zero
 
 x = sp.Symbol("x", real=True)
 mu = sp.Symbol("mu", real=True)

@@ -2,14 +2,12 @@
 
 import torch
 
-from pgtheory.envs.tabular import (
-    action_values,
-    exact_policy_gradient,
-    expected_return,
-    random_episodic_mdp,
-    state_values,
-    visitation,
-)
+from pgtheory.envs.tabular import action_values
+from pgtheory.envs.tabular import exact_policy_gradient
+from pgtheory.envs.tabular import expected_return
+from pgtheory.envs.tabular import random_episodic_mdp
+from pgtheory.envs.tabular import state_values
+from pgtheory.envs.tabular import visitation
 
 
 def _case(gamma=0.9):
@@ -75,13 +73,11 @@ def test_the_size_of_a_missing_gamma_t_depends_on_the_setting():
     """The direction error of 004's update (visit weights, no gamma^t) is negligible on
     well-mixed random MDPs and large on a chain that moves through its states in time, at the
     same gamma = 0.99 and a similar episode length: an effect is sized in a stated setting."""
-    from pgtheory.envs.tabular import (
-        all_actions_sum,
-        chain_episodic_mdp,
-        exact_policy_gradient,
-        random_episodic_mdp,
-        visitation,
-    )
+    from pgtheory.envs.tabular import all_actions_sum
+    from pgtheory.envs.tabular import chain_episodic_mdp
+    from pgtheory.envs.tabular import exact_policy_gradient
+    from pgtheory.envs.tabular import random_episodic_mdp
+    from pgtheory.envs.tabular import visitation
 
     gen = torch.Generator().manual_seed(0)
 

@@ -9,10 +9,15 @@ import sys
 import pytest
 import torch
 
-from pgtheory.algos import actor_critic, natural, ppo, reinforce
-from pgtheory.claim import Role, Verdict
+from pgtheory.algos import actor_critic
+from pgtheory.algos import natural
+from pgtheory.algos import ppo
+from pgtheory.algos import reinforce
+from pgtheory.claim import Role
+from pgtheory.claim import Verdict
 from pgtheory.stats import Outcome
-from pgtheory.verify import discover, run_check
+from pgtheory.verify import discover
+from pgtheory.verify import run_check
 
 from conftest import CLAIMS_DIR
 
@@ -132,7 +137,9 @@ def test_dividing_by_the_batchs_steps_tilts_the_reinforce_direction():
     random count) instead of its episodes has a mean update with components orthogonal to
     grad J (a z-test over 200,000 batches); averaged over episodes it has none."""
     from pgtheory.envs.oracle import exact_network_gradient
-    from pgtheory.implementation import directions, reinforce_updates, trainer_network
+    from pgtheory.implementation import directions
+    from pgtheory.implementation import reinforce_updates
+    from pgtheory.implementation import trainer_network
 
     t = trainers
     cfg = t.plain()

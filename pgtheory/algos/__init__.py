@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
 
 import torch
 
-from pgtheory.algos.actor_critic import ActorCriticConfig, train_actor_critic
+from pgtheory.algos.actor_critic import ActorCriticConfig
+from pgtheory.algos.actor_critic import train_actor_critic
 from pgtheory.algos.common import TrainResult
-from pgtheory.algos.ppo import PPOConfig, train_ppo
-from pgtheory.algos.reinforce import ReinforceConfig, train_reinforce
+from pgtheory.algos.ppo import PPOConfig
+from pgtheory.algos.ppo import train_ppo
+from pgtheory.algos.reinforce import ReinforceConfig
+from pgtheory.algos.reinforce import train_reinforce
 from pgtheory.algos.reinforce_003 import train_reinforce_003
 
 

@@ -22,16 +22,14 @@ import gymnasium as gym
 import torch
 from torch import nn
 
-from pgtheory.algos.common import (
-    Tracker,
-    TrainResult,
-    adam,
-    log_prob_of,
-    make_vector_env,
-    mlp,
-    sample_actions,
-    seed_everything,
-)
+from pgtheory.algos.common import Tracker
+from pgtheory.algos.common import TrainResult
+from pgtheory.algos.common import adam
+from pgtheory.algos.common import log_prob_of
+from pgtheory.algos.common import make_vector_env
+from pgtheory.algos.common import mlp
+from pgtheory.algos.common import sample_actions
+from pgtheory.algos.common import seed_everything
 
 
 @dataclass

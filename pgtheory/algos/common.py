@@ -11,7 +11,9 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
+from dataclasses import field
+from dataclasses import fields
 from typing import Any
 
 import gymnasium as gym
@@ -238,7 +240,9 @@ def exact_oracle(env_id: str) -> ExactOracle | None:
     module = getattr(spec.entry_point, "__module__", str(spec.entry_point))
     if not module.startswith("pgtheory.envs.oracle"):
         return None
-    from pgtheory.envs.oracle import DEFAULTS, optimal_return, oracle_mdp
+    from pgtheory.envs.oracle import DEFAULTS
+    from pgtheory.envs.oracle import optimal_return
+    from pgtheory.envs.oracle import oracle_mdp
 
     mdp = oracle_mdp(**{**DEFAULTS, **spec.kwargs})
     return ExactOracle(mdp, optimal_return(mdp))

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from pgtheory.algos.common import TrainResult
-from pgtheory.stats import binomial_interval, iqm_with_interval
+from pgtheory.stats import binomial_interval
+from pgtheory.stats import iqm_with_interval
 
 
 def aggregate(results: Sequence[TrainResult], max_steps: int, seed: int = 0) -> dict[str, Any]:

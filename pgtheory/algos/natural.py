@@ -13,7 +13,8 @@ from collections.abc import Callable
 
 import torch
 from torch import nn
-from torch.nn.utils import parameters_to_vector, vector_to_parameters
+from torch.nn.utils import parameters_to_vector
+from torch.nn.utils import vector_to_parameters
 
 
 def conjugate_gradient(

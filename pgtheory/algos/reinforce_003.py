@@ -11,7 +11,8 @@ normalisation, one episode per update, a Python loop per step) are what the suit
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -19,9 +20,12 @@ import gymnasium as gym
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import distributions, nn
+from torch import distributions
+from torch import nn
 
-from pgtheory.algos.common import Tracker, TrainResult, seed_everything
+from pgtheory.algos.common import Tracker
+from pgtheory.algos.common import TrainResult
+from pgtheory.algos.common import seed_everything
 from pgtheory.processes import process_pool
 
 MAX_EPOCHS, DISCOUNT_FACTOR, N_TRIALS, REWARD_THRESHOLD = 500, 0.99, 25, 475

@@ -8,8 +8,10 @@ is left out. Everything is float64 and differentiable in the policy logits with 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from collections.abc import Iterator
+from dataclasses import dataclass
+from dataclasses import replace
 
 import torch
 

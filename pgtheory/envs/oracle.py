@@ -15,13 +15,16 @@ so "solved" means near-optimal.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
+from typing import ClassVar
 
 import gymnasium as gym
 import numpy as np
 import torch
 
-from pgtheory.envs.tabular import TabularMDP, expected_return, random_episodic_mdp
+from pgtheory.envs.tabular import TabularMDP
+from pgtheory.envs.tabular import expected_return
+from pgtheory.envs.tabular import random_episodic_mdp
 
 ENV_ID = "pgtheory/RandomMDP-v0"
 DEFAULTS: dict[str, Any] = {"states": 5, "actions": 3, "end_probability": 0.1, "mdp_seed": 0}

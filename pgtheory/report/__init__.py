@@ -5,7 +5,8 @@ The HTML side (jinja2, matplotlib) loads only when a report is rendered.
 
 from typing import Any
 
-from pgtheory.report.results import results_document, write_results_json
+from pgtheory.report.results import results_document
+from pgtheory.report.results import write_results_json
 
 
 def render_report(document: dict[str, Any]) -> str:

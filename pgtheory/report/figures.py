@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from pgtheory.stats import iqm_band, performance_profile
+from pgtheory.stats import iqm_band
+from pgtheory.stats import performance_profile
 
 
 def subplots(*args: Any, figsize: tuple[float, float], **kwargs: Any) -> tuple[Any, Any]:

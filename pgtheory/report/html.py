@@ -12,16 +12,15 @@ import jinja2
 import markupsafe
 
 from pgtheory.claim import Verdict
-from pgtheory.report.figures import (
-    deviation_plot,
-    learning_curves,
-    performance_profiles,
-    scaling_plot,
-    trajectory_plot,
-    update_diagnostics,
-)
+from pgtheory.report.figures import deviation_plot
+from pgtheory.report.figures import learning_curves
+from pgtheory.report.figures import performance_profiles
+from pgtheory.report.figures import scaling_plot
+from pgtheory.report.figures import trajectory_plot
+from pgtheory.report.figures import update_diagnostics
 from pgtheory.report.results import write_atomically
-from pgtheory.sources import document_title, published_figure_000
+from pgtheory.sources import document_title
+from pgtheory.sources import published_figure_000
 
 MAX_LISTED = 8
 

@@ -9,7 +9,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from pgtheory.claim import ClaimResult, RunRecord
+from pgtheory.claim import ClaimResult
+from pgtheory.claim import RunRecord
 
 SCHEMA_VERSION = 1
 

@@ -4,13 +4,12 @@ asserted here: compare the reported rates within one run, or use ``pgtheory benc
 import pytest
 import torch
 
-from pgtheory.bench import (
-    naive_rate,
-    softmax_estimator_rate,
-    stateless_chain_rate,
-    trajectory_sampler_rate,
-)
-from pgtheory.estimators import FUSED_CHUNK_ELEMENTS, gaussian_score_function_moments
+from pgtheory.bench import naive_rate
+from pgtheory.bench import softmax_estimator_rate
+from pgtheory.bench import stateless_chain_rate
+from pgtheory.bench import trajectory_sampler_rate
+from pgtheory.estimators import FUSED_CHUNK_ELEMENTS
+from pgtheory.estimators import gaussian_score_function_moments
 from pgtheory.montecarlo import make_generator
 
 pytestmark = pytest.mark.benchmark
