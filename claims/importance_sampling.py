@@ -1,7 +1,6 @@
 """Importance sampling: E_p[f] = E_q[(p/q) f], and the support condition it needs."""
 
 import math
-from dataclasses import replace
 
 import numpy as np
 import torch
@@ -18,7 +17,7 @@ from pgtheory.claim import check
 from pgtheory.claim import effect
 from pgtheory.claim import negative_control
 from pgtheory.context import Context
-from pgtheory.envs.finite import random_mdp
+from pgtheory.envs.finite import random_cases
 from pgtheory.envs.finite import supported_share
 from pgtheory.stats import Finding
 from pgtheory.stats import effect_size
@@ -91,10 +90,7 @@ def demonstration_effect(ctx: Context) -> Finding:
     the target is a softmax policy: 100-step episodes of five random MDPs, median."""
     gen = ctx.cpu_generator()
     sizes = []
-    for _ in range(5):
-        mdp = random_mdp(3, 2, DEMONSTRATION_HORIZON, gen)
-        mdp = replace(mdp, rewards=torch.rand(3, 2, generator=gen, dtype=torch.float64))
-        target = torch.randn(3, 2, generator=gen, dtype=torch.float64)
+    for mdp, target in random_cases(gen, horizon=DEMONSTRATION_HORIZON, uniform_rewards=True):
         action = torch.randint(0, 2, (3,), generator=gen)
         covered = torch.nn.functional.one_hot(action, 2).to(torch.float64)
         sizes.append(1.0 - supported_share(mdp, target, covered))

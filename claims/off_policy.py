@@ -25,6 +25,7 @@ from pgtheory.envs.finite import enumerate_trajectories
 from pgtheory.envs.finite import exact_policy_gradient
 from pgtheory.envs.finite import log_dynamics
 from pgtheory.envs.finite import log_policy
+from pgtheory.envs.finite import random_cases
 from pgtheory.envs.finite import random_mdp
 from pgtheory.envs.finite import score_sum
 from pgtheory.envs.finite import step_rewards
@@ -41,13 +42,12 @@ from pgtheory.stats import exact_comparison
 from pgtheory.stats import slope_test
 
 
-def cases(ctx: Context, count: int = 5, horizon: int = 3):
-    """Random MDPs with a target policy theta' and a behaviour policy theta-bar."""
+def cases(ctx: Context, count: int = 5, horizon: int = 3, spread: float = 0.7):
+    """Random MDPs with a target policy theta' and a behaviour policy theta-bar whose logits
+    differ from the target's by N(0, spread^2) per entry."""
     gen = ctx.cpu_generator()
-    for _ in range(count):
-        mdp = random_mdp(3, 2, horizon, gen)
-        target = torch.randn(3, 2, generator=gen, dtype=torch.float64)
-        behaviour = target + 0.7 * torch.randn(3, 2, generator=gen, dtype=torch.float64)
+    for mdp, target in random_cases(gen, count, horizon=horizon):
+        behaviour = target + spread * torch.randn(3, 2, generator=gen, dtype=torch.float64)
         yield mdp, target, behaviour
 
 
@@ -156,12 +156,8 @@ def single_ratio_bias_effect(ctx: Context) -> Finding:
     """The relative bias of 004's single-ratio form, ||E[estimate] - grad J|| / ||grad J||, with
     a behaviour policy far from the target (logits apart by N(0, 1.5^2) per entry) over five
     steps: the regime where off-policy data are used because they differ."""
-    gen = ctx.cpu_generator()
     biases = []
-    for _ in range(5):
-        mdp = random_mdp(3, 2, 5, gen)
-        target = torch.randn(3, 2, generator=gen, dtype=torch.float64)
-        behaviour = target + 1.5 * torch.randn(3, 2, generator=gen, dtype=torch.float64)
+    for mdp, target, behaviour in cases(ctx, horizon=5, spread=1.5):
         grad = exact_policy_gradient(mdp, target)
         expected = expected_off_policy_estimate(mdp, target, behaviour, "single")
         biases.append(float((expected - grad).norm() / grad.norm()))
@@ -276,10 +272,7 @@ def greedy_behaviour_effect(ctx: Context) -> Finding:
     MDPs (3 states, 2 actions, rewards uniform in [0, 1]), median."""
     gen = ctx.cpu_generator()
     sizes = []
-    for _ in range(5):
-        mdp = random_mdp(3, 2, EFFECT_HORIZON, gen)
-        mdp = replace(mdp, rewards=torch.rand(3, 2, generator=gen, dtype=torch.float64))
-        target = torch.randn(3, 2, generator=gen, dtype=torch.float64)
+    for mdp, target in random_cases(gen, horizon=EFFECT_HORIZON, uniform_rewards=True):
         covered = torch.nn.functional.one_hot(target.argmax(-1), 2).to(torch.float64)
         sizes.append(1.0 - supported_share(mdp, target, covered, EFFECT_HORIZON))
     return effect_size(

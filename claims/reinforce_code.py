@@ -499,18 +499,21 @@ EXAMPLE_REWARDS, EXAMPLE_GAMMA = [1, 0, 0, 2], 0.9
 PRINTED_RAW = [2.458, 1.62, 1.8, 2]
 PRINTED_NORMALISED = [1.57, -1.13, -0.55, 0.11]
 
+CODE_BLOCKS = json.loads(
+    (Path(__file__).parent / "data" / "003_code_blocks.json").read_text(encoding="utf-8")
+)["blocks"]
+RETURNS_BLOCK = 3  # 003's calculate_stepwise_returns, as printed
 
-def calculate_stepwise_returns(rewards, discount_factor):
-    """003's function, as printed (CartPole version)."""
-    returns = []
-    R = 0
-    for r in reversed(rewards):
-        #  if r != 0: R = 0 reset the sum; game boundary (pong)
-        R = r + R * discount_factor
-        returns.insert(0, R)
-    returns = torch.tensor(returns)
-    normalized_returns = (returns - returns.mean()) / returns.std()
-    return normalized_returns
+
+def printed_returns_function(population_std: bool = False):
+    """003's calculate_stepwise_returns executed from the document's own block; with
+    ``population_std`` its std() becomes std(unbiased=False) (a plausible 'fix')."""
+    code = CODE_BLOCKS[RETURNS_BLOCK]["code"]
+    if population_std:
+        code = code.replace("returns.std()", "returns.std(unbiased=False)")
+    namespace: dict = {"torch": torch}
+    exec(compile(code, "<003 block 3>", "exec"), namespace)
+    return namespace["calculate_stepwise_returns"]
 
 
 def raw_returns(forward: bool):
@@ -568,7 +571,7 @@ def printed_normalised(normalise) -> Finding:
 
 def printed_example_effect() -> Finding:
     """|printed - returned| / |returned| (Euclidean) for 003's own example."""
-    computed = calculate_stepwise_returns(EXAMPLE_REWARDS, EXAMPLE_GAMMA).double()
+    computed = printed_returns_function()(EXAMPLE_REWARDS, EXAMPLE_GAMMA).double()
     printed = torch.tensor(PRINTED_NORMALISED, dtype=torch.float64)
     return effect_size(
         float((printed - computed).norm() / computed.norm()),
@@ -599,7 +602,7 @@ EXAMPLE_NORMALIZED_RETURNS = Claim(
             "the printed function, run",
             Kind.EXACT,
             lambda ctx: printed_normalised(
-                lambda r: calculate_stepwise_returns(EXAMPLE_REWARDS, EXAMPLE_GAMMA).double()
+                lambda r: printed_returns_function()(EXAMPLE_REWARDS, EXAMPLE_GAMMA).double()
             ),
         ),
         check(
@@ -829,22 +832,6 @@ GT_TRUNCATED = Claim(
         ),
     ),
 )
-
-CODE_BLOCKS = json.loads(
-    (Path(__file__).parent / "data" / "003_code_blocks.json").read_text(encoding="utf-8")
-)["blocks"]
-RETURNS_BLOCK = 3  # 003's calculate_stepwise_returns, as printed
-
-
-def printed_returns_function(population_std: bool = False):
-    """003's calculate_stepwise_returns executed from the document's own block; with
-    ``population_std`` its std() becomes std(unbiased=False) (a plausible 'fix')."""
-    code = CODE_BLOCKS[RETURNS_BLOCK]["code"]
-    if population_std:
-        code = code.replace("returns.std()", "returns.std(unbiased=False)")
-    namespace: dict = {"torch": torch}
-    exec(compile(code, "<003 block 3>", "exec"), namespace)
-    return namespace["calculate_stepwise_returns"]
 
 
 def returns_finite(rewards: list[float], population_std: bool = False):

@@ -64,11 +64,16 @@ def random_cases(
     horizon: int = 3,
     gamma: float = 1.0,
     reward_shift: float = 0.0,
+    uniform_rewards: bool = False,
 ) -> Iterator[tuple[FiniteMDP, torch.Tensor]]:
-    """``count`` random MDPs (:func:`random_mdp`, rewards shifted by ``reward_shift``), each
-    with standard-normal softmax logits, drawn in turn from ``generator``."""
+    """``count`` random MDPs (:func:`random_mdp`, rewards shifted by ``reward_shift``, or
+    redrawn uniform in [0, 1] with ``uniform_rewards``), each with standard-normal softmax
+    logits, drawn in turn from ``generator``."""
     for _ in range(count):
         mdp = random_mdp(states, actions, horizon, generator, gamma=gamma)
+        if uniform_rewards:
+            rewards = torch.rand(states, actions, generator=generator, dtype=torch.float64)
+            mdp = replace(mdp, rewards=rewards)
         if reward_shift:
             mdp = replace(mdp, rewards=mdp.rewards + reward_shift)
         yield mdp, torch.randn(states, actions, generator=generator, dtype=torch.float64)
