@@ -42,6 +42,7 @@ from pgtheory.symbolic import standard_normal_expectation
 # 002-sigma-conditioning: a = k s + sigma eps with eps ~ N(0, 1)
 eps = sp.Symbol("epsilon", real=True)
 gain, state, best_action = sp.symbols("k s a_star", real=True)
+a = sp.Symbol("a", real=True)  # the action
 sigma = sp.Symbol("sigma", positive=True)
 
 
@@ -198,7 +199,6 @@ CONSTANT_SHIFT = Claim(
 
 def sigma_score_symbolic(ctx: Context) -> Finding:
     """For a ~ N(k s, sigma^2): E[(d log pi / d sigma)^2] = 2 / sigma^2 (sympy, Gaussian moments)."""
-    a = sp.Symbol("a", real=True)
     score = sp.diff(gaussian_log_density(a, gain * state, sigma), sigma)
     by_sigma = standard_normal_expectation(score.subs(a, gain * state + sigma * eps) ** 2, eps)
     return identity_check(by_sigma, 2 / sigma**2)
@@ -218,7 +218,6 @@ def sampled_gradient_law(parameter: str):
     words) or, for the control, log sigma (d/d log sigma = sigma d/d sigma)."""
 
     def run(ctx: Context) -> Finding:
-        a = sp.Symbol("a", real=True)
         score = sp.diff(gaussian_log_density(a, gain * state, sigma), sigma)
         if parameter == "log-sigma":
             score = sigma * score
@@ -237,7 +236,6 @@ def sampled_gradient_law(parameter: str):
 def sampled_second_moment(parameter: str) -> sp.Expr:
     """E[(d log pi / d theta * r)^2] for a = k s + sigma eps, r = -(a - a*)^2 and theta = sigma
     or k, exactly (a Laurent polynomial in sigma)."""
-    a = sp.Symbol("a", real=True)
     score = sp.diff(
         gaussian_log_density(a, gain * state, sigma), gain if parameter == "k" else sigma
     )

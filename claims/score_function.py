@@ -43,6 +43,7 @@ sigma = sp.Symbol("sigma", positive=True)
 theta = sp.Symbol("theta", real=True)
 psi = sp.Symbol("psi", real=True)  # log sigma
 w = sp.Symbol("w", real=True)  # the reward's target
+a = sp.Symbol("a", real=True)  # an action: a_gauss = mu + e^psi x
 u = sp.Symbol("u", real=True)  # the uniform noise of inverse-CDF sampling
 thetas = sp.symbols("theta0:3", real=True)  # a three-action softmax's logits
 rewards3 = sp.symbols("r0:3", real=True)
@@ -607,7 +608,6 @@ def reward(a: sp.Expr) -> sp.Expr:
 def pathwise_gradient(forget_chain_factor: bool = False) -> list[sp.Expr]:
     """E[dR/da da/dtheta] for a = mu + e^psi x, theta = (mu, psi); ``forget_chain_factor`` uses
     da/dpsi = x (the derivative in sigma) where e^psi x belongs."""
-    a = sp.Symbol("a", real=True)
     R_prime = sp.diff(reward(a), a).subs(a, a_gauss)
     da = [sp.Integer(1), x if forget_chain_factor else sp.diff(a_gauss, psi)]
     return [standard_normal_expectation(R_prime * d, x) for d in da]

@@ -781,10 +781,12 @@ FIG9 = figure_claim(
 )
 
 
+w, w_star = sp.symbols("w w_star", real=True)
+zs = sp.symbols("z1:6", real=True)  # the proxy's training batch
+
+
 def proxy_optimum(ctx: Context) -> Finding:
     """Symbolic: argmin_w 1/n sum_i l(w, z_i) = w* + mean(z) for n = 5."""
-    w, w_star = sp.symbols("w w_star", real=True)
-    zs = sp.symbols("z1:6", real=True)
     loss = sum((w - (w_star + z)) ** 2 for z in zs) / (2 * len(zs))
     (solution,) = sp.solve(sp.diff(loss, w), w)
     return identity_check(solution, w_star + sum(zs) / len(zs))
@@ -1010,10 +1012,12 @@ FLOOR_ALPHAS = np.geomspace(0.00125, 0.01, 8)
 FLOOR_BATCHES = np.array([1, 2, 3, 4, 6, 8, 12, 16])
 
 
+Z, Zeta = ss.Normal("Z", 0, 1), ss.Normal("Zeta", 0, 1)  # the policy's and R2's noise
+
+
 def floor_variance() -> float:
     """Var of the one-sample gradient at mu = w*, sigma = 1/2, R2 (sympy.stats): the v_0 of the
     stationary second moment alpha v_0 / (N_s (2 - alpha)) of e_{k+1} = (1 - alpha) e_k + alpha xi_k."""
-    Z, Zeta = ss.Normal("Z", 0, 1), ss.Normal("Zeta", 0, 1)
     s = sp.Rational(1, 2)
     return float(ss.E((Z / s * (s * Z - Zeta) ** 2 / 2) ** 2))
 

@@ -9,6 +9,7 @@ constraints, no clipping, which the text offers as the alternative remedy).
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from functools import cache
 
 import numpy as np
@@ -27,19 +28,18 @@ from pgtheory.claim import check
 from pgtheory.claim import effect
 from pgtheory.claim import negative_control
 from pgtheory.context import Context
+from pgtheory.envs.stateless import Experiment
 from pgtheory.envs.stateless import randomised_reward
+from pgtheory.envs.stateless import simulate
 from pgtheory.envs.stateless import sparse_reward
 from pgtheory.envs.stateless import true_reward
 from pgtheory.montecarlo import Sampler
 from pgtheory.policies import GaussianPolicy
 from pgtheory.stats import Finding
-from pgtheory.stats import Outcome
 from pgtheory.stats import all_hold
-from pgtheory.stats import critical_z
 from pgtheory.stats import effect_size
 from pgtheory.stats import exact_bound
-from pgtheory.stats import slope_coefficients
-from pgtheory.stats import two_sided_normal_p
+from pgtheory.stats import log_means_trend_test
 from pgtheory.symbolic import identity_check
 from pgtheory.symbolic import standard_normal_expectation
 
@@ -50,6 +50,7 @@ FIGURES_SECTION = "Illustrative experiments: Policy Gradient for a Quadratic Los
 u = sp.Symbol("u", real=True)  # the standard normal direction, w = mu + sigma u
 mu, w_star = sp.symbols("mu w_star", real=True)
 sigma = sp.Symbol("sigma", positive=True)
+x = sp.Symbol("x", real=True)  # w - w*
 c0, c1, c2, c4 = sp.symbols("c0 c1 c2 c4", real=True)
 L_fn = sp.Function("L")
 
@@ -227,7 +228,6 @@ SIGMA_BOUNDS = (0.05, 5.0)  # the notebook's bounds on sigma
 def hit_probability(variance: sp.Expr) -> sp.Expr:
     """P(R4 = 1) = P(-L(w) > tol) for w ~ N(0, variance), exactly: the set where the notebook's
     condition holds, by sympy, and the normal probability of that interval (erf)."""
-    x = sp.Symbol("x", real=True)  # w - w*
     region = sp.solveset(-(x**2) / 2 > SPARSE_TOL, x, sp.S.Reals)
     sd = sp.sqrt(variance)
 
@@ -505,78 +505,53 @@ def batch_growing(exponent: float) -> Callable[[int], int]:
     return lambda k: max(1, math.ceil((k / GROWTH_FROM) ** exponent))
 
 
-def simulate_batches(
+GROWTH_EXPERIMENT = Experiment(
+    learning_rate=GROWTH_ALPHA,
+    ema_weight=EMA_WEIGHT,
+    sigma_bounds=None,  # psi without constraints
+    clip=None,  # the text's alternative remedy, not taken
+    episodes=GROWTH_EPISODES,
+    w_star=W_STAR,
+    mu0=0.0,
+    sigma0=SIGMA_0,
+)
+
+
+def late_errors(
     reward: str, batch_of: Callable[[int], int], chains: int, generator: torch.Generator
 ) -> np.ndarray:
     """The text's algorithm with a batch N_s(k) that may grow: 000's update on (mu, psi) from
     N(0, 4) at alpha = 0.001 with the notebook's EMA baseline (from the mean of 10 initial
-    rewards, updated after use), psi unconstrained and no clipping (the text's alternative
-    remedy). Like pgtheory.envs.stateless.simulate, whose batch is fixed; returns
-    (mu_k - w*)^2 per chain at the episodes GROWTH_GRID, shape (chains, len(GROWTH_GRID))."""
-
-    def reward_of(w: torch.Tensor) -> torch.Tensor:
-        w = w.unsqueeze(-1)
-        return randomised_reward(w, W_STAR, generator) if reward == "R2" else true_reward(w, W_STAR)
-
-    def normals(n: int) -> torch.Tensor:
-        return torch.randn(chains, n, generator=generator, dtype=torch.float64)
-
-    m = torch.zeros(chains, 1, dtype=torch.float64)
-    psi = torch.full((chains, 1), math.log(SIGMA_0), dtype=torch.float64)
-    baseline = reward_of(m + SIGMA_0 * normals(10)).mean(1, keepdim=True)
-    record = {int(k): i for i, k in enumerate(GROWTH_GRID)}
-    out = np.empty((chains, len(GROWTH_GRID)))
-    for k in range(GROWTH_EPISODES):
-        s = psi.exp()
-        eps = normals(batch_of(k))
-        r = reward_of(m + s * eps)
-        advantage = r - baseline
-        m += GROWTH_ALPHA * (eps * advantage).mean(1, keepdim=True) / s
-        psi += GROWTH_ALPHA * ((eps**2 - 1) * advantage).mean(1, keepdim=True)
-        baseline = EMA_WEIGHT * baseline + (1 - EMA_WEIGHT) * r.mean(1, keepdim=True)
-        if k + 1 in record:
-            out[:, record[k + 1]] = ((m[:, 0] - W_STAR) ** 2).numpy()
-    return out
+    rewards, updated after use); (mu_k - w*)^2 per chain at the episodes GROWTH_GRID, shape
+    (chains, len(GROWTH_GRID))."""
+    experiment = replace(GROWTH_EXPERIMENT, reward=reward)
+    out = simulate(experiment, chains, generator, batch_of=batch_of, record_at=GROWTH_GRID)
+    return ((out["mu"][:, 1:] - W_STAR) ** 2).cpu().numpy()
 
 
-def _trend_test(values: np.ndarray, expect: str, false_alarm: float = 1e-4) -> Finding:
-    """Decide whether E[(mu_k - w*)^2] ``falls`` or ``grows`` over the late grid: the slope of
-    log chain-mean on log k, with its delta-method z interval from the chains' covariance (the
-    same chains at every k). "falls" supports when the interval is below 0 and refutes when it
-    is above 0; "grows" the other way round; otherwise inconclusive."""
-    method = "slope of log E[(mu_k - w*)^2] on log k, delta-method z interval"
+def late_trend(values: np.ndarray, expect: str, false_alarm: float = 1e-4) -> Finding:
+    """Decide whether E[(mu_k - w*)^2] ``falls`` or ``grows`` over the late grid, from the
+    chains' errors (the same chains at every k, so the full covariance of the means)."""
     means = values.mean(0)
-    if not np.isfinite(values).all() or (means <= 0).any():
-        return Finding(Outcome.INCONCLUSIVE, method, note="non-finite or non-positive means")
-    c = slope_coefficients(GROWTH_GRID)
-    slope = float(c @ np.log(means))
-    relative = np.cov(values, rowvar=False) / len(values) / np.outer(means, means)
-    se = math.sqrt(max(float(c @ relative @ c), 0.0))
-    z = critical_z(false_alarm)
-    lo, hi = slope - z * se, slope + z * se
-    below, above = hi < 0, lo > 0
-    stated, other = (below, above) if expect == "falls" else (above, below)
-    outcome = Outcome.SUPPORTS if stated else Outcome.REFUTES if other else Outcome.INCONCLUSIVE
-    return Finding(
-        outcome,
-        method,
-        estimate=slope,
-        reference=0.0,
-        ci=[lo, hi],
-        n=len(values),
+    finding = log_means_trend_test(
+        GROWTH_GRID,
+        means,
+        np.cov(values, rowvar=False) / len(values),
+        expect,
         false_alarm=false_alarm,
-        p_value=two_sided_normal_p(slope / se) if se > 0 else 0.0,
-        note=f"E[(mu - w*)^2] {means[0]:.3g} at k = {GROWTH_GRID[0]}, {means[-1]:.3g} at "
-        f"k = {GROWTH_GRID[-1]}; expected to {expect}",
-        data={"episodes": GROWTH_GRID.tolist(), "means": means.tolist()},
+        n=len(values),
     )
+    finding.note = (
+        f"E[(mu - w*)^2] {means[0]:.3g} at k = {GROWTH_GRID[0]}, {means[-1]:.3g} at "
+        f"k = {GROWTH_GRID[-1]}; expected to {expect}"
+    )
+    finding.data = {"episodes": GROWTH_GRID.tolist(), "means": means.tolist()}
+    return finding
 
 
 def trend(reward: str, batch_of: Callable[[int], int], expect: str, chains: int = GROWTH_CHAINS):
     def run(ctx: Context) -> Finding:
-        return _trend_test(
-            simulate_batches(reward, batch_of, ctx.chains(chains), ctx.generator), expect
-        )
+        return late_trend(late_errors(reward, batch_of, ctx.chains(chains), ctx.generator), expect)
 
     return run
 
@@ -584,7 +559,7 @@ def trend(reward: str, batch_of: Callable[[int], int], expect: str, chains: int 
 def constant_batch_effect(ctx: Context) -> Finding:
     """The finding's size: with R1, the EMA baseline and N_s = 1 throughout, the change of
     E[(mu_k - w*)^2] from k = 8000 to 40000 as a ratio minus one (negative: it converges)."""
-    values = simulate_batches("R1", constant_batch, ctx.chains(GROWTH_CHAINS), ctx.generator)
+    values = late_errors("R1", constant_batch, ctx.chains(GROWTH_CHAINS), ctx.generator)
     means = values.mean(0)
     return effect_size(
         means[-1] / means[0] - 1,

@@ -214,8 +214,7 @@ def nonconvex_in_quartic_family(ctx: Context) -> Finding:
     curvature somewhere in (mu, psi = log sigma). With m = mu - w*, s = e^psi, the Hessian's
     trace and determinant are polynomials in (m, s, c); nonnegative coefficients certify
     that both are >= 0 everywhere, i.e. the Hessian is positive semidefinite."""
-    w_ = sp.Symbol("w", real=True)
-    neg_J = gaussian_expectation(w_**2 / 2 + c_ * w_**4, w_, m_, sigma).subs(sigma, sp.exp(psi))
+    neg_J = gaussian_expectation(w**2 / 2 + c_ * w**4, w, m_, sigma).subs(sigma, sp.exp(psi))
     hessian = sp.hessian(neg_J, (m_, psi)).subs(sp.exp(psi), s_)
     hessian = hessian.applyfunc(lambda e: sp.expand(e.subs(sp.exp(2 * psi), s_**2)))
     failures = []

@@ -44,11 +44,11 @@ from pgtheory.implementation import planted
 from pgtheory.implementation import reinforce_updates
 from pgtheory.implementation import trainer_network
 from pgtheory.montecarlo import derive_seed
-from pgtheory.stats import DEFAULT_INCONCLUSIVE
 from pgtheory.stats import Finding
 from pgtheory.stats import all_hold
-from pgtheory.stats import proportion_test
+from pgtheory.stats import min_trials_for_proportion_test
 from pgtheory.stats import proportion_test_power
+from pgtheory.stats import sign_test
 
 # --- shared design -------------------------------------------------------------------------------
 
@@ -56,30 +56,10 @@ from pgtheory.stats import proportion_test_power
 EXPERIMENT_FALSE_ALARM = 1e-4
 
 
-@cache
 def pairs_for(alternative: float) -> int:
-    """The fewest paired seeds for which the sign test (``proportion_test`` of "P(better) >
-    1/2" at :data:`EXPERIMENT_FALSE_ALARM`) supports with probability at least 1 -
-    DEFAULT_INCONCLUSIVE when the true probability is ``alternative``: the design, fixed
-    before any run."""
-    return next(
-        n
-        for n in range(2, 10_000)
-        if proportion_test_power(n, 0.5, alternative, false_alarm=EXPERIMENT_FALSE_ALARM)
-        >= 1 - DEFAULT_INCONCLUSIVE
-    )
-
-
-def sign_test(wins: np.ndarray, what: str, *, alternative: float, detail: str = "") -> Finding:
-    """Decide "P(win) > 1/2" over independent paired seeds (a tie is no win), with the design
-    it was planned for in the note."""
-    finding = proportion_test(int(wins.sum()), len(wins), 0.5, false_alarm=EXPERIMENT_FALSE_ALARM)
-    finding.note = (
-        f"{what} in {int(wins.sum())} of {len(wins)} paired seeds{detail}; sign test planned "
-        f"to detect P = {alternative} with probability 1 - {DEFAULT_INCONCLUSIVE:g} at false "
-        f"alarm {EXPERIMENT_FALSE_ALARM:g}"
-    )
-    return finding
+    """The paired seeds a sign test at :data:`EXPERIMENT_FALSE_ALARM` needs to detect
+    P(better) = ``alternative``: the design, fixed before any run."""
+    return min_trials_for_proportion_test(0.5, alternative, false_alarm=EXPERIMENT_FALSE_ALARM)
 
 
 # --- 004-ppo-clip-constrains-updates -------------------------------------------------------------
@@ -150,7 +130,8 @@ def largest_update_smaller(epochs: int) -> Callable[[Context], Finding]:
         finding = sign_test(
             with_clip < without,
             "largest per-update KL smaller with the clip",
-            alternative=PPO_DETECTS,
+            planned_for=PPO_DETECTS,
+            false_alarm=EXPERIMENT_FALSE_ALARM,
             detail=f" (medians {np.median(with_clip):.3g} vs {np.median(without):.3g} nats, "
             f"{epochs} epoch(s) per update)",
         )
@@ -175,7 +156,8 @@ def fewer_ratios_outside(ctx: Context) -> Finding:
     finding = sign_test(
         with_clip < without,
         "fewer ratios outside [1 - eps, 1 + eps] with the clip",
-        alternative=PPO_DETECTS,
+        planned_for=PPO_DETECTS,
+        false_alarm=EXPERIMENT_FALSE_ALARM,
         detail=f" (median fraction {np.median(with_clip):.3g} vs {np.median(without):.3g}, "
         f"with the clip {outside:.0%} of updates still end with ratios outside, largest "
         f"fraction {clipped.max():.3g}: no bound)",
@@ -482,7 +464,8 @@ def helps_small_batches(arm: str) -> Callable[[Context], Finding]:
             with_b > without,
             f"larger learning-curve area with the {arm} baseline at {SMALL_BATCH} episodes "
             "per update",
-            alternative=GRID_DETECTS,
+            planned_for=GRID_DETECTS,
+            false_alarm=EXPERIMENT_FALSE_ALARM,
             detail=f" (median {np.median(with_b):.4g} vs {np.median(without):.4g}, learning "
             f"rates {', '.join(map(str, GRID_RATES))})",
         )
@@ -507,7 +490,8 @@ def learning_rate_robustness(ctx: Context) -> Finding:
     finding = sign_test(
         with_b > without,
         "larger worst-over-learning-rates area with the baseline",
-        alternative=GRID_DETECTS,
+        planned_for=GRID_DETECTS,
+        false_alarm=EXPERIMENT_FALSE_ALARM,
         detail=f" (median {np.median(with_b):.4g} vs {np.median(without):.4g}, batch sizes "
         f"{', '.join(map(str, GRID_BATCHES))}, power {power:.3g} at this number of pairs)",
     )

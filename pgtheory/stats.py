@@ -22,6 +22,7 @@ Non-finite or empty input decides nothing: every decision starts with :func:`und
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from collections.abc import Sequence
@@ -317,6 +318,17 @@ def min_samples_for_slope_test(
     return max(2, math.ceil(unit * (design_z(false_alarm, inconclusive) / resolution) ** 2))
 
 
+def _log_means_slope(
+    x: Sequence[float] | np.ndarray, means: np.ndarray, covariance_of_means: np.ndarray
+) -> tuple[float, float]:
+    """The least-squares slope of log mean on log x, and its standard error by the delta
+    method from the sampling covariance of the (positive) means."""
+    c = slope_coefficients(x)
+    slope = float(c @ np.log(means))
+    relative = np.asarray(covariance_of_means) / np.outer(means, means)
+    return slope, math.sqrt(max(float(c @ relative @ c), 0.0))
+
+
 def log_means_slope_test(
     x: Sequence[float] | np.ndarray,
     means: Sequence[float] | np.ndarray,
@@ -342,9 +354,7 @@ def log_means_slope_test(
     m = np.asarray(means, float)
     if len(m) < 3 or (m <= 0).any() or (np.asarray(x, float) <= 0).any():
         return Finding(Outcome.INCONCLUSIVE, method, note="needs 3 or more positive means")
-    c = slope_coefficients(x)
-    slope = float(c @ np.log(m))
-    se = math.sqrt(max(float(c @ (np.asarray(covariance_of_means) / np.outer(m, m)) @ c), 0.0))
+    slope, se = _log_means_slope(x, m, covariance_of_means)
     z = critical_z(false_alarm)
     lo, hi = slope - z * se, slope + z * se
     stat = abs(slope - predicted) / se if se > 0 else (math.inf if slope != predicted else 0.0)
@@ -372,6 +382,47 @@ def log_means_slope_test(
             "intercept": float(np.log(m).mean() - slope * lx.mean()),
         },
         figure="deviation",
+    )
+
+
+def log_means_trend_test(
+    x: Sequence[float] | np.ndarray,
+    means: Sequence[float] | np.ndarray,
+    covariance_of_means: np.ndarray,
+    direction: str,
+    *,
+    false_alarm: float = 1e-4,
+    n: int | None = None,
+) -> Finding:
+    """Decide "E[Y(x)] ``falls``" (or ``grows``) along the grid ``x`` from Monte Carlo means:
+    the sign of the log-log slope that :func:`log_means_slope_test` estimates, with the same
+    delta-method z interval at confidence 1 - false_alarm. Supports when the interval lies on
+    the stated side of 0, refutes when it lies on the other, else inconclusive (so a flat
+    trend is wrongly decided either way at rate false_alarm / 2 each)."""
+    if direction not in ("falls", "grows"):
+        raise ValueError(f"unknown direction {direction!r}")
+    method = "sign of the log-log least-squares slope of Monte Carlo means, delta-method z interval"
+    if stop := undecidable(method, x=x, means=means, covariance=covariance_of_means):
+        return stop
+    m = np.asarray(means, float)
+    if len(m) < 3 or (m <= 0).any() or (np.asarray(x, float) <= 0).any():
+        return Finding(Outcome.INCONCLUSIVE, method, note="needs 3 or more positive means")
+    slope, se = _log_means_slope(x, m, covariance_of_means)
+    z = critical_z(false_alarm)
+    lo, hi = slope - z * se, slope + z * se
+    below, above = hi < 0, lo > 0
+    stated, other = (below, above) if direction == "falls" else (above, below)
+    outcome = Outcome.SUPPORTS if stated else Outcome.REFUTES if other else Outcome.INCONCLUSIVE
+    return Finding(
+        outcome,
+        method,
+        estimate=slope,
+        reference=0.0,
+        statistic=slope / se if se > 0 else None,
+        p_value=two_sided_normal_p(slope / se) if se > 0 else 0.0,
+        ci=[lo, hi],
+        n=n,
+        false_alarm=false_alarm,
     )
 
 
@@ -809,6 +860,48 @@ def proportion_test_power(
         trials + 1,
     )
     return float(sps.binom.sf(needed - 1, trials, alternative))
+
+
+def min_trials_for_proportion_test(
+    threshold: float,
+    alternative: float,
+    *,
+    false_alarm: float = 1e-4,
+    inconclusive: float = DEFAULT_INCONCLUSIVE,
+) -> int:
+    """The fewest trials at which :func:`proportion_test` supports "p > ``threshold``" with
+    probability at least 1 - ``inconclusive`` when the true probability is ``alternative``."""
+    if not threshold < alternative < 1:
+        raise ValueError("the alternative must lie between the threshold and 1")
+    return next(
+        n
+        for n in itertools.count(1)
+        if proportion_test_power(n, threshold, alternative, false_alarm=false_alarm)
+        >= 1 - inconclusive
+    )
+
+
+def sign_test(
+    wins: Sequence[bool] | np.ndarray,
+    what: str,
+    *,
+    planned_for: float,
+    false_alarm: float = 1e-4,
+    inconclusive: float = DEFAULT_INCONCLUSIVE,
+    detail: str = "",
+) -> Finding:
+    """Decide "P(win) > 1/2" over independent paired seeds (a tie is no win): the
+    :func:`proportion_test` of the wins, its note saying ``what`` won how often and the design
+    (the probability ``planned_for`` that :func:`min_trials_for_proportion_test` planned the
+    pairs to detect)."""
+    wins = np.asarray(wins, bool)
+    finding = proportion_test(int(wins.sum()), len(wins), 0.5, false_alarm=false_alarm)
+    finding.note = (
+        f"{what} in {int(wins.sum())} of {len(wins)} paired seeds{detail}; sign test planned "
+        f"to detect P = {planned_for} with probability 1 - {inconclusive:g} at false "
+        f"alarm {false_alarm:g}"
+    )
+    return finding
 
 
 def equivalence_test(

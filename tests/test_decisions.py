@@ -200,3 +200,65 @@ def test_rank_test_design_gives_its_power():
     assert supported / SEEDS > 0.97
     sample = stats.probability_of_superiority(rng.normal(0, 1, 4000), rng.normal(shift, 1, 4000))
     assert abs(sample - superiority) < 0.02
+
+
+# --- the late-trend test and the paired sign test -------------------------------------------
+
+GRID = np.geomspace(1.0, 5.0, 8)
+
+
+def _trend_outcomes(exponent: float, direction: str, false_alarm: float, chains: int = 200):
+    """Chains whose errors have mean x**exponent on the grid, with correlated noise across the
+    grid (the same chains at every point), decided by log_means_trend_test."""
+    rng = np.random.default_rng(5)
+    outcomes = []
+    for _ in range(SEEDS):
+        shared = rng.normal(0, 0.3, (chains, 1))
+        values = GRID**exponent * np.exp(shared + rng.normal(0, 0.3, (chains, len(GRID))) - 0.09)
+        means = values.mean(0)
+        covariance = np.cov(values, rowvar=False) / chains
+        outcomes.append(
+            stats.log_means_trend_test(
+                GRID, means, covariance, direction, false_alarm=false_alarm, n=chains
+            ).outcome
+        )
+    return outcomes
+
+
+def test_trend_test_decides_the_sign_of_the_slope():
+    falling = GRID**-1.0
+    covariance = np.diag((0.01 * falling) ** 2)
+    assert stats.log_means_trend_test(GRID, falling, covariance, "falls").outcome == S
+    assert stats.log_means_trend_test(GRID, falling, covariance, "grows").outcome == R
+    flat = np.ones_like(GRID)
+    assert stats.log_means_trend_test(GRID, flat, np.eye(8), "falls").outcome == I
+    assert stats.log_means_trend_test(GRID, -flat, np.eye(8), "falls").outcome == I
+    with pytest.raises(ValueError):
+        stats.log_means_trend_test(GRID, flat, np.eye(8), "rises")
+
+
+def test_trend_test_false_alarm_rate_is_half_the_nominal_each_way():
+    """A flat trend: 'falls' is refuted (the interval above 0) at rate false_alarm / 2."""
+    outcomes = _trend_outcomes(0.0, "falls", 0.05)
+    assert consistent_with(0.025, outcomes.count(R))
+    assert consistent_with(0.025, outcomes.count(S))
+
+
+def test_trend_test_power_at_a_clear_slope():
+    assert _trend_outcomes(-0.5, "falls", 1e-4).count(S) / SEEDS > 0.97
+
+
+def test_sign_test_is_the_proportion_test_of_the_wins_and_its_design_holds():
+    n = stats.min_trials_for_proportion_test(0.5, 0.9, false_alarm=1e-3, inconclusive=1e-2)
+    assert stats.proportion_test_power(n, 0.5, 0.9, false_alarm=1e-3) >= 0.99
+    assert stats.proportion_test_power(n - 1, 0.5, 0.9, false_alarm=1e-3) < 0.99
+    rng = np.random.default_rng(6)
+    supported = sum(
+        stats.sign_test(rng.random(n) < 0.9, "won", planned_for=0.9, false_alarm=1e-3).outcome == S
+        for _ in range(SEEDS)
+    )
+    assert supported / SEEDS > 0.97
+    finding = stats.sign_test(np.array([True] * 3 + [False]), "won", planned_for=0.9)
+    assert finding.estimate == 0.75 and finding.note.startswith("won in 3 of 4 paired seeds")
+    with pytest.raises(ValueError):
+        stats.min_trials_for_proportion_test(0.5, 0.4)

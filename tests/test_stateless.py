@@ -1,6 +1,7 @@
 """The stateless simulator of 000: vectorised chains, reproducible, and at a fixed sigma the
 chains' stationary second moment matches the exact first-order value."""
 
+import pytest
 import sympy as sp
 import sympy.stats as ss
 import torch
@@ -46,3 +47,18 @@ def test_sparse_reward_does_not_move_the_policy_before_the_first_reward():
     exp = Experiment(reward="R4", episodes=5, mu0=-50.0)  # the rewarding region is unreachable
     out = simulate(exp, 4, make_generator(0), record_every=1)
     assert torch.all(out["mu"] == -50.0) and torch.all(out["sigma"] == 2.0)
+
+
+def test_a_constant_batch_schedule_is_the_fixed_batch_and_record_at_reads_those_episodes():
+    exp = Experiment(reward="R2", episodes=60, batch=3)
+    fixed = simulate(exp, 4, make_generator(2), record_every=20)
+    scheduled = simulate(exp, 4, make_generator(2), batch_of=lambda k: 3, record_at=[20, 40, 60])
+    assert torch.equal(fixed["mu"], scheduled["mu"])
+    assert scheduled["episode"].tolist() == [0, 20, 40, 60]
+    growing = simulate(exp, 4, make_generator(2), batch_of=lambda k: 1 + k, record_at=[60])
+    assert growing["mu"].shape == (4, 2) and not torch.equal(growing["mu"][:, 1], fixed["mu"][:, 3])
+
+
+def test_r3_has_no_batch_schedule():
+    with pytest.raises(ValueError):
+        simulate(Experiment(reward="R3", episodes=2), 2, make_generator(0), batch_of=lambda k: 2)

@@ -8,6 +8,8 @@ leading dimensions; ``w`` has shape ``(..., d)``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -90,17 +92,33 @@ class Experiment:
 
 @torch.inference_mode()  # no autograd bookkeeping: about a tenth of the loop's time
 def simulate(
-    exp: Experiment, chains: int, generator: torch.Generator, record_every: int = 10
+    exp: Experiment,
+    chains: int,
+    generator: torch.Generator,
+    record_every: int = 10,
+    *,
+    batch_of: Callable[[int], int] | None = None,
+    record_at: Sequence[int] | None = None,
 ) -> dict[str, torch.Tensor]:
     """Run ``chains`` independent runs at once; returns ``mu`` and ``sigma`` of shape
     (chains, episodes // record_every + 1), ``episode`` (the recorded episode numbers) and
     ``train_batch`` (each chain's fixed batch S_train of R3, shape (chains, batch)).
-    The only Python loop is over episodes; chains and samples are tensor dimensions."""
+    The only Python loop is over episodes; chains and samples are tensor dimensions.
+
+    ``batch_of(k)`` makes N_s a schedule (the batch of episode k, for R1, R2 and R4; the
+    baseline starts from max(10, N_s(0)) rewards); ``record_at`` records after those episodes
+    instead of every ``record_every`` (episode 0 is always recorded first)."""
+    if batch_of is not None and exp.reward == "R3":
+        raise ValueError("R3's batch is the fixed training set: it has no schedule")
     device = generator.device
     mu = torch.full((chains, 1), exp.mu0, dtype=torch.float64, device=device)
     psi = torch.full((chains, 1), math.log(exp.sigma0), dtype=torch.float64, device=device)
     train = torch.randn(chains, exp.batch, generator=generator, dtype=torch.float64, device=device)
     samples = 1 if exp.reward == "R3" else exp.batch
+    recorded = {int(k) for k in record_at} if record_at is not None else None
+
+    def batch_size(k: int) -> int:
+        return samples if batch_of is None else batch_of(k)
 
     def reward_of(w: torch.Tensor) -> torch.Tensor:
         if exp.reward == "R1":
@@ -113,7 +131,7 @@ def simulate(
 
     baseline = torch.zeros(chains, 1, dtype=torch.float64, device=device)
     if exp.baseline and exp.baseline_init == "initial-rewards":
-        first = max(10, samples)
+        first = max(10, batch_size(0))
         eps = torch.randn(chains, first, generator=generator, dtype=torch.float64, device=device)
         baseline = reward_of(torch.addcmul(mu, psi.exp(), eps).unsqueeze(-1)).mean(1, keepdim=True)
     elif exp.baseline_init not in ("initial-rewards", "zero"):
@@ -127,7 +145,9 @@ def simulate(
     # few, in-place operations per episode: at tens of chains their count is the run time
     for k in range(exp.episodes):
         sigma = psi.exp()
-        eps = torch.randn(chains, samples, generator=generator, dtype=torch.float64, device=device)
+        eps = torch.randn(
+            chains, batch_size(k), generator=generator, dtype=torch.float64, device=device
+        )
         reward = reward_of(torch.addcmul(mu, sigma, eps).unsqueeze(-1))  # (chains, samples)
         advantage = reward - baseline if exp.baseline else reward  # (chains, samples)
         g_mu = (eps * advantage).mean(1, keepdim=True).div_(sigma)
@@ -150,10 +170,14 @@ def simulate(
             baseline.mul_(exp.ema_weight).add_(
                 reward.mean(1, keepdim=True), alpha=1 - exp.ema_weight
             )
-        if (k + 1) % record_every == 0:
+        done = k + 1
+        if done in recorded if recorded is not None else done % record_every == 0:
             mus.append(mu[:, 0].clone())
             sigmas.append(psi[:, 0].exp())
-    episodes = torch.arange(0, exp.episodes + 1, record_every)[: len(mus)]
+    if recorded is not None:
+        episodes = torch.tensor([0, *sorted(k for k in recorded if k <= exp.episodes)])
+    else:
+        episodes = torch.arange(0, exp.episodes + 1, record_every)[: len(mus)]
     return {
         "mu": torch.stack(mus, 1),
         "sigma": torch.stack(sigmas, 1),
