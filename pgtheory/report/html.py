@@ -114,13 +114,14 @@ def render_report(document: dict[str, Any]) -> str:
             rl_figure=learning_curves(rl_runs),
             rl_profiles=performance_profiles(rl_runs),
             rl_diagnostics=update_diagnostics(rl_runs),
-            rl_improvement=_improvements(rl_runs),
+            rl_improvement=_improvements(rl_runs, document["seed"]),
         )
     )
 
 
-def _improvements(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """P(X > Y) of the final evaluation return for every pair of runs on one environment."""
+def _improvements(runs: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
+    """P(X > Y) of the final evaluation return for every pair of runs on one environment, its
+    bootstrap interval seeded by the run seed."""
     from pgtheory.stats import probability_of_improvement
 
     out = []
@@ -131,7 +132,7 @@ def _improvements(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             pi = probability_of_improvement(
                 [s["final_eval_return"] for s in x["seeds"]],
                 [s["final_eval_return"] for s in y["seeds"]],
-                seed=0,
+                seed=seed,
             )
             out.append({"x": x["algo"], "y": y["algo"], "env": x["env"], **pi})
     return out
