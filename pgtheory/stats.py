@@ -851,14 +851,11 @@ def proportion_test_power(
     trials when the true probability is ``alternative``: the design side of that test."""
     from scipy import stats as sps
 
-    needed = next(
-        (
-            k
-            for k in range(trials + 1)
-            if binomial_interval(k, trials, 1 - false_alarm)[0] > threshold
-        ),
-        trials + 1,
-    )
+    # the Clopper-Pearson lower bound of every success count at once (binomial_interval's)
+    successes = np.arange(1, trials + 1)
+    lower = sps.beta.ppf(false_alarm / 2, successes, trials - successes + 1)
+    enough = successes[lower > threshold]
+    needed = int(enough[0]) if len(enough) else trials + 1
     return float(sps.binom.sf(needed - 1, trials, alternative))
 
 
