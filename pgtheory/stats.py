@@ -319,13 +319,22 @@ def min_samples_for_slope_test(
 
 
 def _log_means_slope(
-    x: Sequence[float] | np.ndarray, means: np.ndarray, covariance_of_means: np.ndarray
-) -> tuple[float, float]:
+    method: str,
+    x: Sequence[float] | np.ndarray,
+    means: Sequence[float] | np.ndarray,
+    covariance_of_means: np.ndarray,
+) -> Finding | tuple[float, float]:
     """The least-squares slope of log mean on log x, and its standard error by the delta
-    method from the sampling covariance of the (positive) means."""
+    method from the sampling covariance of the means; or, where that cannot be had, the
+    inconclusive finding that says why."""
+    if stop := undecidable(method, x=x, means=means, covariance=covariance_of_means):
+        return stop
+    m = np.asarray(means, float)
+    if len(m) < 3 or (m <= 0).any() or (np.asarray(x, float) <= 0).any():
+        return Finding(Outcome.INCONCLUSIVE, method, note="needs 3 or more positive means")
     c = slope_coefficients(x)
-    slope = float(c @ np.log(means))
-    relative = np.asarray(covariance_of_means) / np.outer(means, means)
+    slope = float(c @ np.log(m))
+    relative = np.asarray(covariance_of_means) / np.outer(m, m)
     return slope, math.sqrt(max(float(c @ relative @ c), 0.0))
 
 
@@ -349,12 +358,10 @@ def log_means_slope_test(
     resolution; refutes when it excludes ``predicted``.
     """
     method = "log-log least squares of Monte Carlo means, delta-method z interval"
-    if stop := undecidable(method, x=x, means=means, covariance=covariance_of_means):
-        return stop
-    m = np.asarray(means, float)
-    if len(m) < 3 or (m <= 0).any() or (np.asarray(x, float) <= 0).any():
-        return Finding(Outcome.INCONCLUSIVE, method, note="needs 3 or more positive means")
-    slope, se = _log_means_slope(x, m, covariance_of_means)
+    estimate = _log_means_slope(method, x, means, covariance_of_means)
+    if isinstance(estimate, Finding):
+        return estimate
+    slope, se = estimate
     z = critical_z(false_alarm)
     lo, hi = slope - z * se, slope + z * se
     stat = abs(slope - predicted) / se if se > 0 else (math.inf if slope != predicted else 0.0)
@@ -364,7 +371,7 @@ def log_means_slope_test(
         outcome = Outcome.SUPPORTS
     else:
         outcome = Outcome.INCONCLUSIVE
-    lx = np.log(np.asarray(x, float))
+    lx, log_means = np.log(np.asarray(x, float)), np.log(np.asarray(means, float))
     return Finding(
         outcome=outcome,
         method=method,
@@ -378,8 +385,8 @@ def log_means_slope_test(
         resolution=resolution,
         data={
             "log_x": lx.tolist(),
-            "log_y": np.log(m).tolist(),
-            "intercept": float(np.log(m).mean() - slope * lx.mean()),
+            "log_y": log_means.tolist(),
+            "intercept": float(log_means.mean() - slope * lx.mean()),
         },
         figure="deviation",
     )
@@ -402,12 +409,10 @@ def log_means_trend_test(
     if direction not in ("falls", "grows"):
         raise ValueError(f"unknown direction {direction!r}")
     method = "sign of the log-log least-squares slope of Monte Carlo means, delta-method z interval"
-    if stop := undecidable(method, x=x, means=means, covariance=covariance_of_means):
-        return stop
-    m = np.asarray(means, float)
-    if len(m) < 3 or (m <= 0).any() or (np.asarray(x, float) <= 0).any():
-        return Finding(Outcome.INCONCLUSIVE, method, note="needs 3 or more positive means")
-    slope, se = _log_means_slope(x, m, covariance_of_means)
+    estimate = _log_means_slope(method, x, means, covariance_of_means)
+    if isinstance(estimate, Finding):
+        return estimate
+    slope, se = estimate
     z = critical_z(false_alarm)
     lo, hi = slope - z * se, slope + z * se
     below, above = hi < 0, lo > 0

@@ -151,26 +151,13 @@ def test_a_check_is_seeded_by_its_stream_key_not_its_display_name():
         return Finding(S, "draw", estimate=float(torch.rand(1, generator=ctx.generator)))
 
     ctl = negative_control("ctl", Kind.EXACT, _finding(R))
-    before = Claim(
-        "042-k", "t", "s", SOURCE, "c", Verdict.CONFIRMED, (check("old", Kind.EXACT, draw), ctl)
-    )
-    renamed = Claim(
-        "042-k",
-        "t",
-        "s",
-        SOURCE,
-        "c",
-        Verdict.CONFIRMED,
-        (check("new words", Kind.EXACT, draw, key="old"), ctl),
-    )
-    reseeded = Claim(
-        "042-k",
-        "t",
-        "s",
-        SOURCE,
-        "c",
-        Verdict.CONFIRMED,
-        (check("new words", Kind.EXACT, draw), ctl),
+    before, renamed, reseeded = (
+        Claim("042-k", "t", "s", SOURCE, "c", Verdict.CONFIRMED, (first, ctl))
+        for first in (
+            check("old", Kind.EXACT, draw),
+            check("new words", Kind.EXACT, draw, key="old"),
+            check("new words", Kind.EXACT, draw),
+        )
     )
     a, b, c = (run_claim(x).evidence[0].finding.estimate for x in (before, renamed, reseeded))
     assert a == b != c
