@@ -323,10 +323,11 @@ def _log_means_slope(
     x: Sequence[float] | np.ndarray,
     means: Sequence[float] | np.ndarray,
     covariance_of_means: np.ndarray,
-) -> Finding | tuple[float, float]:
-    """The least-squares slope of log mean on log x, and its standard error by the delta
-    method from the sampling covariance of the means; or, where that cannot be had, the
-    inconclusive finding that says why."""
+    false_alarm: float,
+) -> Finding | tuple[float, float, float, float]:
+    """The least-squares slope of log mean on log x, its standard error by the delta method
+    from the sampling covariance of the means, and its z interval at confidence
+    1 - false_alarm; or, where that cannot be had, the inconclusive finding that says why."""
     if stop := undecidable(method, x=x, means=means, covariance=covariance_of_means):
         return stop
     m = np.asarray(means, float)
@@ -335,7 +336,9 @@ def _log_means_slope(
     c = slope_coefficients(x)
     slope = float(c @ np.log(m))
     relative = np.asarray(covariance_of_means) / np.outer(m, m)
-    return slope, math.sqrt(max(float(c @ relative @ c), 0.0))
+    se = math.sqrt(max(float(c @ relative @ c), 0.0))
+    z = critical_z(false_alarm)
+    return slope, se, slope - z * se, slope + z * se
 
 
 def log_means_slope_test(
@@ -358,14 +361,12 @@ def log_means_slope_test(
     resolution; refutes when it excludes ``predicted``.
     """
     method = "log-log least squares of Monte Carlo means, delta-method z interval"
-    estimate = _log_means_slope(method, x, means, covariance_of_means)
+    estimate = _log_means_slope(method, x, means, covariance_of_means, false_alarm)
     if isinstance(estimate, Finding):
         return estimate
-    slope, se = estimate
-    z = critical_z(false_alarm)
-    lo, hi = slope - z * se, slope + z * se
+    slope, se, lo, hi = estimate
     stat = abs(slope - predicted) / se if se > 0 else (math.inf if slope != predicted else 0.0)
-    if stat > z:
+    if stat > critical_z(false_alarm):
         outcome = Outcome.REFUTES
     elif predicted - resolution <= lo and hi <= predicted + resolution:
         outcome = Outcome.SUPPORTS
@@ -409,12 +410,10 @@ def log_means_trend_test(
     if direction not in ("falls", "grows"):
         raise ValueError(f"unknown direction {direction!r}")
     method = "sign of the log-log least-squares slope of Monte Carlo means, delta-method z interval"
-    estimate = _log_means_slope(method, x, means, covariance_of_means)
+    estimate = _log_means_slope(method, x, means, covariance_of_means, false_alarm)
     if isinstance(estimate, Finding):
         return estimate
-    slope, se = estimate
-    z = critical_z(false_alarm)
-    lo, hi = slope - z * se, slope + z * se
+    slope, se, lo, hi = estimate
     below, above = hi < 0, lo > 0
     stated, other = (below, above) if direction == "falls" else (above, below)
     outcome = Outcome.SUPPORTS if stated else Outcome.REFUTES if other else Outcome.INCONCLUSIVE
