@@ -43,6 +43,7 @@ def _decisions(bad):
     vec = [] if empty else [1.0, bad, 2.0]
     m = Moments.empty() if empty else moments_of(1.0, bad, 2.0)
     good = moments_of(1.0, 2.0, 3.0)
+    grid = [] if empty else [1.0, 2.0, 4.0]
     return {
         "exact": stats.exact_comparison(vec if empty else bad, vec if empty else 1.0),
         "mean": stats.mean_equality_test(m, 0.0, resolution=0.1),
@@ -54,6 +55,8 @@ def _decisions(bad):
         ),
         "rank": stats.rank_comparison(vec, [1.0, 2.0, 3.0], resolution=0.1, seed=0),
         "equivalence": stats.equivalence_test(vec, [1.0, 2.0, 3.0], resolution=0.1, seed=0),
+        "log_slope": stats.log_means_slope_test(grid, vec, np.eye(len(vec)), -1.0, resolution=0.1),
+        "trend": stats.log_means_trend_test(grid, vec, np.eye(len(vec)), "falls"),
     }
 
 
@@ -68,6 +71,7 @@ def test_the_documented_failures_now_decide_nothing():
     assert stats.exact_comparison(NAN, 1.0).outcome == Outcome.INCONCLUSIVE
     assert stats.exact_comparison([], []).outcome == Outcome.INCONCLUSIVE
     assert stats.proportion_test(0, 0, 0.5).outcome == Outcome.INCONCLUSIVE
+    assert stats.sign_test([], "won", planned_for=0.8).outcome == Outcome.INCONCLUSIVE
     assert stats.all_hold([]).outcome == Outcome.INCONCLUSIVE
     assert "non-finite" in stats.exact_comparison(NAN, 1.0).note
 
