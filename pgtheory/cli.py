@@ -626,11 +626,11 @@ def _supported_env(env_id: str) -> None:
     threshold to say when a run is solved: anything else is refused in one line."""
     import gymnasium as gym
 
+    from pgtheory.algos.common import env_spec
     from pgtheory.algos.common import reward_threshold
 
-    if env_id.startswith("pgtheory/"):
-        import pgtheory.envs.oracle  # noqa: F401 - registers pgtheory/RandomMDP-v0
     try:
+        env_spec(env_id)
         env = gym.make(env_id)
     except (gym.error.Error, ValueError, ImportError) as exc:
         raise UsageError(f"bad --env {env_id!r}: {exc}") from exc
@@ -814,9 +814,14 @@ def _train(args: argparse.Namespace) -> int:
             if seconds["ci"]
             else " (no interval from fewer than 3 seeds)"
         )
+        budget = (
+            "; an unsolved seed counts at its whole run, so this is a lower bound"
+            if summary["solved_fraction"] < 1
+            else ""
+        )
         print(
             f"solved {summary['solved_fraction']:.0%} of {len(results)} seeds; "
-            f"IQM seconds to solve {seconds['iqm']:.1f}{interval}"
+            f"IQM seconds to solve {seconds['iqm']:.1f}{interval}{budget}"
         )
         if args.json:
             document = {

@@ -897,6 +897,8 @@ def sign_test(
     pairs to detect)."""
     wins = np.asarray(wins, bool)
     finding = proportion_test(int(wins.sum()), len(wins), 0.5, false_alarm=false_alarm)
+    if not len(wins):
+        return finding  # its note says why nothing is decided
     finding.note = (
         f"{what} in {int(wins.sum())} of {len(wins)} paired seeds{detail}; sign test planned "
         f"to detect P = {planned_for} with probability 1 - {inconclusive:g} at false "

@@ -1,6 +1,8 @@
 """The exact oracle as a gymnasium environment (issue 15's first step)."""
 
 import json
+import subprocess
+import sys
 
 import gymnasium as gym
 import numpy as np
@@ -79,3 +81,15 @@ def test_the_native_vector_env_steps_like_gymnasiums_next_step_autoreset():
         seen["truncated"] += int(truncated.sum())
         ended = terminated | truncated
     assert seen["terminated"] > 0 and seen["truncated"] > 0
+
+
+def test_the_oracle_registers_itself_for_every_entry_point():
+    """A fresh process that never imports pgtheory.envs.oracle can still make, evaluate on and
+    read the threshold of pgtheory/RandomMDP-v0 (as `pgtheory evaluate` does)."""
+    code = (
+        "from pgtheory.algos.common import make_vector_env, reward_threshold\n"
+        "env = make_vector_env('pgtheory/RandomMDP-v0', 2, 0)\n"
+        "print(type(env).__name__, type(reward_threshold('pgtheory/RandomMDP-v0')).__name__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["OracleVectorEnv", "float"]

@@ -8,7 +8,6 @@ returned observation is the real final one, which lets an algorithm bootstrap it
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +21,14 @@ import torch
 from torch import nn
 
 
+def env_spec(env_id: str) -> gym.envs.registration.EnvSpec:
+    """gymnasium's spec of ``env_id``; pgtheory's own environments (``pgtheory/...``) are
+    registered on first use, whichever command or function asks first."""
+    if env_id.startswith("pgtheory/"):
+        import pgtheory.envs.oracle  # noqa: F401 - registers pgtheory/RandomMDP-v0
+    return gym.spec(env_id)
+
+
 def make_vector_env(
     env_id: str, num_envs: int, seed: int, per_env_seeds: bool = False
 ) -> gym.vector.VectorEnv:
@@ -29,6 +36,7 @@ def make_vector_env(
     synchronous vector of copies; next-step autoreset either way. ``per_env_seeds`` asks for
     copies, whose ``reset(seed=[...])`` takes one seed per sub-environment (CartPole's own
     vector environment takes one seed for all)."""
+    env_spec(env_id)
     mode = "sync" if per_env_seeds else "vector_entry_point"
     try:
         env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode)
@@ -40,7 +48,7 @@ def make_vector_env(
 
 
 def reward_threshold(env_id: str) -> float:
-    threshold = gym.spec(env_id).reward_threshold
+    threshold = env_spec(env_id).reward_threshold
     if threshold is None:
         raise ValueError(f"{env_id} has no reward threshold to define 'solved'")
     return float(threshold)
@@ -229,14 +237,15 @@ class ExactOracle:
         from pgtheory.envs.oracle import network_logits
         from pgtheory.envs.tabular import expected_return
 
+        # the parameters' values on the CPU; the trainer's network stays where it is
+        params = {k: v.detach().cpu() for k, v in policy.named_parameters()}
         with torch.no_grad():
-            on_cpu = copy.deepcopy(policy).cpu()  # the trainer's network stays where it is
-            return float(expected_return(self.mdp, network_logits(on_cpu, self.mdp)))
+            return float(expected_return(self.mdp, network_logits(policy, self.mdp, params)))
 
 
 def exact_oracle(env_id: str) -> ExactOracle | None:
     """For an environment of :mod:`pgtheory.envs.oracle`, its MDP and optimal J; else None."""
-    spec = gym.spec(env_id)
+    spec = env_spec(env_id)
     module = getattr(spec.entry_point, "__module__", str(spec.entry_point))
     if not module.startswith("pgtheory.envs.oracle"):
         return None

@@ -115,7 +115,7 @@ class Rollout:
     """``num_steps`` steps of every sub-environment, shape (T, N, ...). ``valid`` is False on
     the autoreset steps (not transitions); ``rewards`` already hold gamma V(final observation)
     at a time-limit truncation; ``dones`` end an episode at that step (or mark an autoreset
-    step). ``counts`` says how many terminations, truncations and autoresets it contains."""
+    step)."""
 
     obs: torch.Tensor
     actions: torch.Tensor
@@ -124,7 +124,6 @@ class Rollout:
     rewards: torch.Tensor
     dones: torch.Tensor
     valid: torch.Tensor
-    counts: dict[str, int]
 
 
 def collect_rollout(
@@ -142,7 +141,6 @@ def collect_rollout(
     act_buf = torch.zeros(T, N, dtype=torch.long, device=device)
     logp_buf, val_buf = torch.zeros(T, N, device=device), torch.zeros(T, N, device=device)
     valid, rewards, dones = np.zeros((T, N), bool), np.zeros((T, N)), np.zeros((T, N))
-    counts = {"terminations": 0, "truncations": 0, "resets": 0}
     for t in range(T):
         with torch.no_grad():
             action, logp_buf[t] = sample_actions(agent.actor(obs))
@@ -156,9 +154,6 @@ def collect_rollout(
                 reward = reward + cfg.gamma * agent.value(next_obs).cpu().numpy() * bootstrap
         done = terminated | truncated
         valid[t], rewards[t], dones[t] = ~resetting, reward * ~resetting, done | resetting
-        counts["terminations"] += int((terminated & ~resetting).sum())
-        counts["truncations"] += int(bootstrap.sum())
-        counts["resets"] += int(resetting.sum())
         resetting, obs = done, next_obs
     as_tensor = partial(torch.as_tensor, dtype=torch.float32, device=device)
     rollout = Rollout(
@@ -169,7 +164,6 @@ def collect_rollout(
         as_tensor(rewards),
         as_tensor(dones),
         torch.as_tensor(valid, device=device),
-        counts,
     )
     return rollout, obs, resetting
 

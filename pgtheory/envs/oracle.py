@@ -114,8 +114,8 @@ class OracleVectorEnv(gym.vector.VectorEnv):
     truncated) and ignores the action, as gymnasium 1.x vector environments do.
 
     ``reset(seed=int)`` seeds one stream for all copies; ``reset(seed=[...])`` one stream per
-    copy (for groups that start from the same state). ``info`` after a step holds the counts
-    of ``terminations``, ``truncations`` and ``resets`` in it (each an int array)."""
+    copy (for groups that start from the same state). ``info["resets"]`` after a step marks
+    the sub-environments whose step was an autoreset step."""
 
     metadata: ClassVar[dict[str, Any]] = {
         "render_modes": [],
@@ -170,7 +170,7 @@ class OracleVectorEnv(gym.vector.VectorEnv):
     ) -> tuple[np.ndarray, dict[str, Any]]:
         if isinstance(seed, (list, tuple)):
             self._rngs = [np.random.default_rng(s) for s in seed]
-        elif seed is not None or self._rngs is None:
+        elif seed is not None:
             self._rngs = [np.random.default_rng(seed)]
         self.state = self._draw(np.broadcast_to(self._initial, (self.num_envs, len(self._initial))))
         self.elapsed[:] = 0
@@ -188,11 +188,9 @@ class OracleVectorEnv(gym.vector.VectorEnv):
         self.state = np.where(restart, fresh, moved)
         self.elapsed = np.where(restart, 0, self.elapsed + 1)
         terminated = ~restart & self._terminal[self.state]
-        truncated = ~restart & ~terminated
-        if self.max_episode_steps is not None:
-            truncated &= self.elapsed >= self.max_episode_steps
-        else:
-            truncated[:] = False
+        limit = self.max_episode_steps
+        at_limit = self.elapsed >= limit if limit is not None else np.zeros_like(restart)
+        truncated = ~restart & ~terminated & at_limit
         self._ended = terminated | truncated
         info = {"resets": restart.copy()}
         return self._observations(), reward, terminated, truncated, info

@@ -115,7 +115,9 @@ def simulate(
     psi = torch.full((chains, 1), math.log(exp.sigma0), dtype=torch.float64, device=device)
     train = torch.randn(chains, exp.batch, generator=generator, dtype=torch.float64, device=device)
     samples = 1 if exp.reward == "R3" else exp.batch
-    recorded = {int(k) for k in record_at} if record_at is not None else None
+    if record_at is None:
+        record_at = range(record_every, exp.episodes + 1, record_every)
+    recorded = {int(k) for k in record_at if 0 < k <= exp.episodes}
 
     def batch_size(k: int) -> int:
         return samples if batch_of is None else batch_of(k)
@@ -170,14 +172,10 @@ def simulate(
             baseline.mul_(exp.ema_weight).add_(
                 reward.mean(1, keepdim=True), alpha=1 - exp.ema_weight
             )
-        done = k + 1
-        if done in recorded if recorded is not None else done % record_every == 0:
+        if k + 1 in recorded:
             mus.append(mu[:, 0].clone())
             sigmas.append(psi[:, 0].exp())
-    if recorded is not None:
-        episodes = torch.tensor([0, *sorted(k for k in recorded if k <= exp.episodes)])
-    else:
-        episodes = torch.arange(0, exp.episodes + 1, record_every)[: len(mus)]
+    episodes = torch.tensor([0, *sorted(recorded)])
     return {
         "mu": torch.stack(mus, 1),
         "sigma": torch.stack(sigmas, 1),

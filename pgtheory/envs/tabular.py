@@ -161,9 +161,6 @@ def policy_matrices(
     return pi, P, r
 
 
-_policy_matrices = policy_matrices  # the earlier private name
-
-
 def state_values(mdp: TabularMDP, logits: torch.Tensor) -> torch.Tensor:
     """V solves (I - gamma P_pi) V = r_pi."""
     _, P, r = policy_matrices(mdp, logits)
